@@ -1,0 +1,108 @@
+"""The driver: runs a stack of layers in one or two directions, with variable lengths.
+
+Everything about sequences lives here and nowhere else: reversal for the backward direction,
+masks from lengths, stacking, dropout between layers, merging the two directions and collecting
+the final states. It never knows gate math: it calls a kernel (a function with the signature of
+:func:`rnnkit.kernels.reference.run_reference`) once per layer and direction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..cells.base import CellMath, State, Weights
+from .reference import SequenceResult
+
+__all__ = ["Kernel", "length_mask", "reverse_padded", "run_stack"]
+
+Kernel = Callable[..., SequenceResult]
+Masks = Sequence[Tensor | None]
+
+
+def length_mask(lengths: Tensor, T: int) -> Tensor:
+    """``(T, B, 1)`` booleans, ``True`` where ``t < lengths[b]``."""
+    t = torch.arange(T, device=lengths.device)
+    return (t[:, None] < lengths[None, :]).unsqueeze(-1)
+
+
+def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """Reverse each row of ``x (T, B, ...)`` in time within its own length (padding stays put).
+
+    The map is its own inverse, so it also takes a reversed output back to the original order.
+    """
+    if lengths is None:
+        return x.flip(0)
+    T = x.shape[0]
+    t = torch.arange(T, device=x.device)[:, None]  # (T, 1)
+    idx = torch.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)  # (T, B)
+    idx = idx.reshape(T, -1, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(0, idx)
+
+
+def run_stack(
+    cells: Sequence[CellMath],
+    weights: Sequence[Sequence[Weights]],
+    x: Tensor,
+    state0: State,
+    lengths: Tensor | None,
+    kernel: Kernel,
+    *,
+    dropout: float = 0.0,
+    training: bool = False,
+    input_masks: Sequence[Sequence[Tensor | None]] | None = None,
+    drop_masks: Sequence[Sequence[Masks | None]] | None = None,
+    keep_steps: bool = False,
+) -> tuple[Tensor, State, State | None]:
+    """Run ``L = len(cells)`` layers over ``x (T, B, I)`` in ``D = len(weights[0])`` directions.
+
+    Args:
+        cells: the math of each layer.
+        weights: ``weights[l][d]``, the weights of layer ``l`` in direction ``d``.
+        x: ``(T, B, I)`` inputs, time-major.
+        state0: initial state, one ``(L*D, B, size)`` tensor per state entry (PyTorch's layout).
+        lengths: ``(B,)`` valid lengths, or ``None`` when every row has ``T`` steps.
+        kernel: runs one layer in one direction.
+        dropout: dropout on each layer's output except the last (PyTorch's ``dropout``).
+        training: whether dropout is active.
+        input_masks: ``input_masks[l][d]``, a ``(B, I_l)`` mask fixed over time (variational input
+            dropout), or ``None``.
+        drop_masks: ``drop_masks[l][d]``, recurrent-dropout masks for the kernel, or ``None``.
+        keep_steps: also return every step's state.
+
+    Returns:
+        ``(output (T, B, D*O), final state entries (L*D, B, size), steps (L*D, T, B, size) or None)``.
+    """
+    D = len(weights[0])
+    T = x.shape[0]
+    mask = None if lengths is None else length_mask(lengths, T)
+    finals: list[State] = []
+    steps: list[State] = []
+    for l, cell in enumerate(cells):
+        outputs = []
+        for d in range(D):
+            k = l * D + d
+            x_in = x if d == 0 else reverse_padded(x, lengths)
+            if input_masks is not None and input_masks[l][d] is not None:
+                x_in = x_in * input_masks[l][d]  # the same mask at every step
+            start = tuple(s[k] for s in state0)
+            drop = None if drop_masks is None else drop_masks[l][d]
+            res = kernel(cell, x_in, start, weights[l][d], mask, drop, keep_steps)
+            out, res_steps = res.output, res.steps
+            if d == 1:
+                out = reverse_padded(out, lengths)
+                if res_steps is not None:
+                    res_steps = tuple(reverse_padded(s, lengths) for s in res_steps)
+            outputs.append(out)
+            finals.append(res.final)
+            if res_steps is not None:
+                steps.append(res_steps)
+        x = outputs[0] if D == 1 else torch.cat(outputs, dim=-1)  # (T, B, D*O)
+        if dropout > 0 and training and l < len(cells) - 1:
+            x = F.dropout(x, dropout, training=True)
+    final = tuple(torch.stack(entry) for entry in zip(*finals, strict=True))  # (L*D, B, size)
+    all_steps = tuple(torch.stack(entry) for entry in zip(*steps, strict=True)) if keep_steps else None
+    return x, final, all_steps

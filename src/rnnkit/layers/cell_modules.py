@@ -1,0 +1,195 @@
+"""Single-step modules, drop-in for ``torch.nn.RNNCell``, ``LSTMCell`` and ``GRUCell``, plus
+``JordanCell``. Each holds one cell's weights (``weight_ih``, ``weight_hh``, ...) and computes one
+time step; when the configuration is exactly torch's, it calls torch's own fused cell function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ..activations import Activation, get_activation
+from ..cells import CellMath, ElmanMath, GRUMath, JordanMath, LSTMMath, State
+from ..initializers import Initializer, get_initializer
+from .inputs import shape_str
+
+__all__ = ["GRUCell", "JordanCell", "LSTMCell", "RNNCell"]
+
+ActivationSpec = str | Activation | Callable[[Tensor], Tensor]
+
+
+class CellModule(nn.Module):
+    """One cell's parameters and a step: ``(input (B, I), state) -> state``."""
+
+    state_names: ClassVar[tuple[str, ...]] = ("h",)
+    native: ClassVar[Callable[..., Any] | None] = None
+
+    def __init__(
+        self,
+        cell: CellMath,
+        bias: bool,
+        device: Any = None,
+        dtype: Any = None,
+        kernel_initializer: str | Initializer | None = None,
+        recurrent_initializer: str | Initializer | None = None,
+        bias_initializer: str | Initializer | None = None,
+    ) -> None:
+        super().__init__()
+        self.cell = cell
+        self.input_size, self.hidden_size, self.bias = cell.input_size, cell.hidden_size, bias
+        self._kinds = {}
+        for name, spec in cell.weight_specs(bias).items():
+            self.register_parameter(name, nn.Parameter(torch.empty(spec.shape, device=device, dtype=dtype)))
+            self._kinds[name] = spec.kind
+        kernel = get_initializer(kernel_initializer, "kernel_initializer")
+        self._inits = {"kernel": kernel, "peephole": kernel,
+                       "recurrent": get_initializer(recurrent_initializer, "recurrent_initializer"),
+                       "bias": get_initializer(bias_initializer, "bias_initializer")}
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            for name, kind in self._kinds.items():
+                self._inits[kind](getattr(self, name), self.hidden_size)
+            self.cell.init_adjust(self.weights())
+
+    def weights(self) -> dict[str, Tensor]:
+        return {name: getattr(self, name) for name in self._kinds}
+
+    def _native_step(self, x: Tensor, state: State) -> State | None:
+        """torch's fused cell for a standard configuration, else ``None``."""
+        return None
+
+    def forward(self, input: Tensor, hx: Any = None) -> Any:
+        """One step. ``input (B, I)`` or unbatched ``(I,)``; ``hx`` as ``torch.nn``'s cell takes it."""
+        name = type(self).__name__
+        if not isinstance(input, Tensor) or not input.dtype.is_floating_point:
+            got = input.dtype if isinstance(input, Tensor) else type(input).__name__
+            raise ValueError(f"{name}: expected a floating-point Tensor input, got {got}")
+        if input.dim() not in (1, 2) or input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: expected input of size (B, {self.input_size}) or ({self.input_size},), "
+                f"got {shape_str(input.shape)}"
+            )
+        unbatched = input.dim() == 1
+        x = input.unsqueeze(0) if unbatched else input
+        B = x.shape[0]
+        sizes = self.cell.state_sizes
+        if hx is None:
+            state: State = tuple(x.new_zeros(B, s) for s in sizes)
+        else:
+            parts = (hx,) if len(sizes) == 1 else tuple(hx)
+            if len(parts) != len(sizes):
+                raise ValueError(f"{name}: hx must be a tuple of {len(sizes)} tensors")
+            for p, n, s in zip(parts, self.state_names, sizes, strict=True):
+                want = (s,) if unbatched else (B, s)
+                if not isinstance(p, Tensor) or tuple(p.shape) != want:
+                    got = shape_str(p.shape) if isinstance(p, Tensor) else type(p).__name__
+                    raise ValueError(f"{name}: expected {n} of shape {shape_str(want)}, got {got}")
+            state = tuple(p.unsqueeze(0) for p in parts) if unbatched else parts
+        new = self._native_step(x, state)
+        if new is None:
+            new = self.cell.step(x, state, self.weights())
+        if unbatched:
+            new = tuple(s.squeeze(0) for s in new)
+        return new[0] if len(new) == 1 else new
+
+
+class RNNCell(CellModule):
+    """Elman step, drop-in for ``torch.nn.RNNCell``: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``.
+
+    >>> import torch
+    >>> tuple(RNNCell(3, 5)(torch.randn(2, 3)).shape)
+    (2, 5)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: ActivationSpec = "tanh", device: Any = None, dtype: Any = None,
+                 **options: Any) -> None:
+        act = get_activation(nonlinearity, "nonlinearity")
+        self.nonlinearity = act.name
+        super().__init__(ElmanMath(input_size, hidden_size, act), bias, device, dtype, **options)
+
+    def _native_step(self, x: Tensor, state: State) -> State | None:
+        fn = {"tanh": torch.rnn_tanh_cell, "relu": torch.rnn_relu_cell}.get(self.nonlinearity)
+        if fn is None:
+            return None
+        w = self.weights()
+        return (fn(x, state[0], w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")),)
+
+
+class LSTMCell(CellModule):
+    """LSTM step, drop-in for ``torch.nn.LSTMCell``; variants as for :class:`rnnkit.LSTM`.
+
+    >>> import torch
+    >>> h, c = LSTMCell(3, 5, coupled=True)(torch.randn(2, 3))
+    >>> tuple(h.shape), tuple(c.shape)
+    ((2, 5), (2, 5))
+    """
+
+    state_names = ("h", "c")
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None, *, peephole: bool = False, coupled: bool = False,
+                 unit_forget_bias: bool = False, activation: ActivationSpec = "tanh",
+                 recurrent_activation: ActivationSpec = "sigmoid", **options: Any) -> None:
+        if unit_forget_bias and not bias:
+            raise ValueError("LSTMCell: unit_forget_bias=True needs bias=True")
+        cell = LSTMMath(input_size, hidden_size, get_activation(activation, "activation"),
+                        get_activation(recurrent_activation, "recurrent_activation"),
+                        0, peephole, coupled, unit_forget_bias)
+        super().__init__(cell, bias, device, dtype, **options)
+
+    def _native_step(self, x: Tensor, state: State) -> State | None:
+        if not self.cell.is_standard():
+            return None
+        w = self.weights()
+        h, c = torch.lstm_cell(x, list(state), w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh"))
+        return (h, c)
+
+
+class GRUCell(CellModule):
+    """GRU step, drop-in for ``torch.nn.GRUCell``; ``reset_after=False`` for Cho et al.'s form.
+
+    >>> import torch
+    >>> tuple(GRUCell(3, 5, reset_after=False)(torch.randn(2, 3)).shape)
+    (2, 5)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None, *, reset_after: bool = True, activation: ActivationSpec = "tanh",
+                 recurrent_activation: ActivationSpec = "sigmoid", **options: Any) -> None:
+        cell = GRUMath(input_size, hidden_size, get_activation(activation, "activation"),
+                       get_activation(recurrent_activation, "recurrent_activation"), reset_after)
+        super().__init__(cell, bias, device, dtype, **options)
+
+    def _native_step(self, x: Tensor, state: State) -> State | None:
+        if not self.cell.is_standard():
+            return None
+        w = self.weights()
+        return (torch.gru_cell(x, state[0], w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")),)
+
+
+class JordanCell(CellModule):
+    """One step of :class:`rnnkit.JordanRNN`; state ``(y, h)``.
+
+    >>> import torch
+    >>> y, h = JordanCell(3, 8, 2)(torch.randn(4, 3))
+    >>> tuple(y.shape), tuple(h.shape)
+    ((4, 2), (4, 8))
+    """
+
+    state_names = ("y", "h")
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None, *, hidden_to_hidden: bool = False,
+                 output_to_hidden: bool = True, output_to_output: bool = False,
+                 activation: ActivationSpec = "tanh", output_activation: ActivationSpec = "tanh",
+                 **options: Any) -> None:
+        cell = JordanMath(input_size, hidden_size, output_size, get_activation(activation, "activation"),
+                          get_activation(output_activation, "output_activation"),
+                          hidden_to_hidden, output_to_hidden, output_to_output)
+        super().__init__(cell, bias, device, dtype, **options)
