@@ -5,7 +5,7 @@ PYTHON ?= python3
 setup:
 	@# Install the CPU build of torch first when torch is absent, so the generic `torch>=` requirement
 	@# does not pull several GB of CUDA wheels; elsewhere pip resolves torch as usual.
-	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q "torch==2.13.0" || $(PYTHON) -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q "torch==2.13.0"
 	@$(PYTHON) -m pip install -q -e ".[dev]"
 
 demo: setup
