@@ -1,0 +1,1 @@
+"""Plots: learning curves, confusion matrices, cell comparisons."""
