@@ -10,7 +10,9 @@ from torch import Tensor, nn
 
 
 def tol(dtype: torch.dtype) -> dict[str, float]:
-    return {"atol": 1e-5, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-10, "rtol": 1e-10}
+    return (
+        {"atol": 1e-5, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-10, "rtol": 1e-10}
+    )
 
 
 def flatten_out(out: Any) -> list[Tensor]:

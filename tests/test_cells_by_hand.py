@@ -19,7 +19,9 @@ def sig(v: float) -> float:
 def set_weights(layer: torch.nn.Module, **values: list[float]) -> None:
     with torch.no_grad():
         for name, v in values.items():
-            getattr(layer, name).copy_(torch.tensor(v, dtype=torch.float64).reshape(getattr(layer, name).shape))
+            getattr(layer, name).copy_(
+                torch.tensor(v, dtype=torch.float64).reshape(getattr(layer, name).shape)
+            )
 
 
 XS = [0.5, -1.0, 2.0]
@@ -27,9 +29,16 @@ XS = [0.5, -1.0, 2.0]
 
 def test_peephole_lstm_by_hand() -> None:
     lstm = rnnkit.LSTM(1, 1, peephole=True, dtype=torch.float64, backend="reference")
-    set_weights(lstm, weight_ih_l0=[0.1, 0.2, 0.3, 0.4], weight_hh_l0=[-0.1, 0.5, 0.2, -0.3],
-                bias_ih_l0=[0.0, 1.0, 0.0, 0.0], bias_hh_l0=[0.05, 0.0, -0.05, 0.1],
-                weight_ci_l0=[0.7], weight_cf_l0=[-0.4], weight_co_l0=[0.9])
+    set_weights(
+        lstm,
+        weight_ih_l0=[0.1, 0.2, 0.3, 0.4],
+        weight_hh_l0=[-0.1, 0.5, 0.2, -0.3],
+        bias_ih_l0=[0.0, 1.0, 0.0, 0.0],
+        bias_hh_l0=[0.05, 0.0, -0.05, 0.1],
+        weight_ci_l0=[0.7],
+        weight_cf_l0=[-0.4],
+        weight_co_l0=[0.9],
+    )
     h, c = 0.0, 0.0
     expected = []
     for x in XS:
@@ -40,7 +49,7 @@ def test_peephole_lstm_by_hand() -> None:
         o = sig(0.4 * x - 0.3 * h + 0.1 + 0.9 * c)  # peephole on c_t
         h = o * math.tanh(c)
         expected.append(h)
-    out, (h_n, c_n) = lstm(torch.tensor(XS, dtype=torch.float64).reshape(3, 1, 1))
+    out, (_, c_n) = lstm(torch.tensor(XS, dtype=torch.float64).reshape(3, 1, 1))
     assert out.flatten().tolist() == pytest.approx(expected, abs=1e-14)
     assert c_n.item() == pytest.approx(c, abs=1e-14)
 
@@ -48,8 +57,13 @@ def test_peephole_lstm_by_hand() -> None:
 def test_coupled_lstm_by_hand() -> None:
     lstm = rnnkit.LSTM(1, 1, coupled=True, dtype=torch.float64, backend="reference")
     assert lstm.weight_ih_l0.shape == (3, 1)  # f, g, o: the input gate rows do not exist
-    set_weights(lstm, weight_ih_l0=[0.2, 0.3, 0.4], weight_hh_l0=[0.5, 0.2, -0.3],
-                bias_ih_l0=[1.0, 0.0, 0.0], bias_hh_l0=[0.0, -0.05, 0.1])
+    set_weights(
+        lstm,
+        weight_ih_l0=[0.2, 0.3, 0.4],
+        weight_hh_l0=[0.5, 0.2, -0.3],
+        bias_ih_l0=[1.0, 0.0, 0.0],
+        bias_hh_l0=[0.0, -0.05, 0.1],
+    )
     h, c = 0.0, 0.0
     for x in XS:
         f = sig(0.2 * x + 0.5 * h + 1.0)
@@ -63,20 +77,35 @@ def test_coupled_lstm_by_hand() -> None:
 
 def test_hard_sigmoid_lstm_by_hand() -> None:
     lstm = rnnkit.LSTM(1, 1, recurrent_activation="hard_sigmoid_keras2", dtype=torch.float64)
-    set_weights(lstm, weight_ih_l0=[1.0, 2.0, 0.5, -1.0], weight_hh_l0=[0.0, 0.0, 0.0, 0.0],
-                bias_ih_l0=[0.0] * 4, bias_hh_l0=[0.0] * 4)
+    set_weights(
+        lstm,
+        weight_ih_l0=[1.0, 2.0, 0.5, -1.0],
+        weight_hh_l0=[0.0, 0.0, 0.0, 0.0],
+        bias_ih_l0=[0.0] * 4,
+        bias_hh_l0=[0.0] * 4,
+    )
     x = 1.0
-    i, f, o = 0.2 * 1.0 + 0.5, min(1.0, 0.2 * 2.0 + 0.5), max(0.0, 0.2 * -1.0 + 0.5)  # 0.7, 0.9, 0.3
-    c = i * math.tanh(0.5 * x)
+    i, f, o = (
+        0.2 * 1.0 + 0.5,
+        min(1.0, 0.2 * 2.0 + 0.5),
+        max(0.0, 0.2 * -1.0 + 0.5),
+    )  # 0.7, 0.9, 0.3
+    c = f * 0.0 + i * math.tanh(0.5 * x)  # c_0 = 0
     _, (h_n, c_n) = lstm(torch.tensor([[[x]]], dtype=torch.float64))
     assert (h_n.item(), c_n.item()) == pytest.approx((o * math.tanh(c), c), abs=1e-14)
 
 
 def test_hard_sigmoids_are_explicit() -> None:
     x = torch.tensor([-3.0, -1.0, 0.0, 1.0, 1.5, 3.0])
-    assert get_activation("hard_sigmoid_keras2")(x).tolist() == pytest.approx([0.0, 0.3, 0.5, 0.7, 0.8, 1.0])
-    assert get_activation("hard_sigmoid_keras3")(x).tolist() == pytest.approx([0.0, 1 / 3, 0.5, 2 / 3, 0.75, 1.0])
-    torch.testing.assert_close(get_activation("hard_sigmoid_keras3")(x), torch.nn.functional.hardsigmoid(x))
+    assert get_activation("hard_sigmoid_keras2")(x).tolist() == pytest.approx(
+        [0.0, 0.3, 0.5, 0.7, 0.8, 1.0]
+    )
+    assert get_activation("hard_sigmoid_keras3")(x).tolist() == pytest.approx(
+        [0.0, 1 / 3, 0.5, 2 / 3, 0.75, 1.0]
+    )
+    torch.testing.assert_close(
+        get_activation("hard_sigmoid_keras3")(x), torch.nn.functional.hardsigmoid(x)
+    )
     with pytest.raises(ValueError, match="ambiguous"):
         rnnkit.LSTM(1, 1, recurrent_activation="hard_sigmoid")
 
@@ -84,8 +113,13 @@ def test_hard_sigmoids_are_explicit() -> None:
 @pytest.mark.parametrize("reset_after", [False, True])
 def test_gru_both_forms_by_hand(reset_after: bool) -> None:
     gru = rnnkit.GRU(1, 1, reset_after=reset_after, dtype=torch.float64, backend="reference")
-    set_weights(gru, weight_ih_l0=[0.3, -0.2, 0.8], weight_hh_l0=[0.6, 0.4, -0.7],
-                bias_ih_l0=[0.1, 0.0, 0.2], bias_hh_l0=[0.0, 0.3, 0.5])
+    set_weights(
+        gru,
+        weight_ih_l0=[0.3, -0.2, 0.8],
+        weight_hh_l0=[0.6, 0.4, -0.7],
+        bias_ih_l0=[0.1, 0.0, 0.2],
+        bias_hh_l0=[0.0, 0.3, 0.5],
+    )
     h = 0.25
     for x in XS:
         r = sig(0.3 * x + 0.1 + 0.6 * h)
@@ -95,15 +129,35 @@ def test_gru_both_forms_by_hand(reset_after: bool) -> None:
         else:
             n = math.tanh(0.8 * x + 0.2 + (-0.7 * (r * h) + 0.5))
         h = (1 - z) * n + z * h
-    _, h_n = gru(torch.tensor(XS, dtype=torch.float64).reshape(3, 1, 1), torch.tensor([[[0.25]]], dtype=torch.float64))
+    _, h_n = gru(
+        torch.tensor(XS, dtype=torch.float64).reshape(3, 1, 1),
+        torch.tensor([[[0.25]]], dtype=torch.float64),
+    )
     assert h_n.item() == pytest.approx(h, abs=1e-14)
 
 
 def test_jordan_three_recurrences_by_hand() -> None:
-    net = rnnkit.JordanRNN(1, 1, 1, hidden_to_hidden=True, output_to_hidden=True, output_to_output=True,
-                           output_activation="identity", dtype=torch.float64)
-    set_weights(net, weight_ih_l0=[0.5], bias_ih_l0=[0.1], weight_hh_l0=[0.3], bias_hh_l0=[-0.2],
-                weight_yh_l0=[0.7], weight_hy_l0=[1.5], bias_y_l0=[0.05], weight_yy_l0=[-0.6])
+    net = rnnkit.JordanRNN(
+        1,
+        1,
+        1,
+        hidden_to_hidden=True,
+        output_to_hidden=True,
+        output_to_output=True,
+        output_activation="identity",
+        dtype=torch.float64,
+    )
+    set_weights(
+        net,
+        weight_ih_l0=[0.5],
+        bias_ih_l0=[0.1],
+        weight_hh_l0=[0.3],
+        bias_hh_l0=[-0.2],
+        weight_yh_l0=[0.7],
+        weight_hy_l0=[1.5],
+        bias_y_l0=[0.05],
+        weight_yy_l0=[-0.6],
+    )
     y, h = 0.0, 0.0
     ys = []
     for x in XS:
@@ -116,11 +170,20 @@ def test_jordan_three_recurrences_by_hand() -> None:
 
 
 def test_jordan_parameter_names() -> None:
-    net = rnnkit.JordanRNN(3, 4, 2, num_layers=2, bidirectional=True, hidden_to_hidden=True, output_to_output=True)
+    net = rnnkit.JordanRNN(
+        3, 4, 2, num_layers=2, bidirectional=True, hidden_to_hidden=True, output_to_output=True
+    )
     shapes = {n: tuple(p.shape) for n, p in net.named_parameters()}
-    assert shapes["weight_ih_l0"] == (4, 3) and shapes["weight_ih_l1"] == (4, 4)  # layer 1 reads 2*O
+    assert shapes["weight_ih_l0"] == (4, 3) and shapes["weight_ih_l1"] == (
+        4,
+        4,
+    )  # layer 1 reads 2*O
     assert shapes["weight_yh_l0_reverse"] == (4, 2) and shapes["weight_hy_l1"] == (2, 4)
-    assert shapes["weight_yy_l0"] == (2, 2) and shapes["bias_y_l0"] == (2,) and shapes["bias_hh_l1"] == (4,)
+    assert (
+        shapes["weight_yy_l0"] == (2, 2)
+        and shapes["bias_y_l0"] == (2,)
+        and shapes["bias_hh_l1"] == (4,)
+    )
     with pytest.raises(ValueError, match="at least one"):
         rnnkit.JordanRNN(3, 4, 2, output_to_hidden=False)
 
@@ -137,6 +200,7 @@ def test_peephole_with_zero_peepholes_is_the_plain_lstm() -> None:
     (a, (ha, ca)), (b, (hb, cb)) = plain(x), peep(x)
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(cb, ca)
+    torch.testing.assert_close(hb, ha)
 
 
 def test_cifg_is_an_lstm_whose_input_gate_is_one_minus_forget() -> None:
@@ -158,10 +222,12 @@ def test_cifg_is_an_lstm_whose_input_gate_is_one_minus_forget() -> None:
 def test_jordan_with_only_hidden_recurrence_has_elman_hidden_states() -> None:
     torch.manual_seed(0)
     elman = rnnkit.RNN(3, 4, dtype=torch.float64)
-    net = rnnkit.JordanRNN(3, 4, 2, hidden_to_hidden=True, output_to_hidden=False, dtype=torch.float64)
+    net = rnnkit.JordanRNN(
+        3, 4, 2, hidden_to_hidden=True, output_to_hidden=False, dtype=torch.float64
+    )
     net.load_state_dict(elman.state_dict(), strict=False)
     x = torch.randn(6, 2, 3, dtype=torch.float64)
-    _, _, (ys, hs) = net(x, return_states=True)
+    _, _, (_, hs) = net(x, return_states=True)
     torch.testing.assert_close(hs[0], elman(x)[0])
 
 
@@ -174,15 +240,24 @@ def test_unit_forget_bias() -> None:
         rnnkit.LSTM(3, 4, unit_forget_bias=True, bias=False)
 
 
-@pytest.mark.parametrize(("cls", "cell_cls", "kw"), [
-    (rnnkit.LSTM, rnnkit.LSTMCell, {"peephole": True}),
-    (rnnkit.LSTM, rnnkit.LSTMCell, {"coupled": True, "recurrent_activation": "hard_sigmoid_keras3"}),
-    (rnnkit.LSTM, rnnkit.LSTMCell, {}),
-    (rnnkit.GRU, rnnkit.GRUCell, {"reset_after": False}),
-    (rnnkit.GRU, rnnkit.GRUCell, {}),
-    (rnnkit.RNN, rnnkit.RNNCell, {"nonlinearity": "relu"}),
-])
-def test_driver_equals_stepping_the_cell_by_hand(cls: type, cell_cls: type, kw: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    ("cls", "cell_cls", "kw"),
+    [
+        (rnnkit.LSTM, rnnkit.LSTMCell, {"peephole": True}),
+        (
+            rnnkit.LSTM,
+            rnnkit.LSTMCell,
+            {"coupled": True, "recurrent_activation": "hard_sigmoid_keras3"},
+        ),
+        (rnnkit.LSTM, rnnkit.LSTMCell, {}),
+        (rnnkit.GRU, rnnkit.GRUCell, {"reset_after": False}),
+        (rnnkit.GRU, rnnkit.GRUCell, {}),
+        (rnnkit.RNN, rnnkit.RNNCell, {"nonlinearity": "relu"}),
+    ],
+)
+def test_driver_equals_stepping_the_cell_by_hand(
+    cls: type, cell_cls: type, kw: dict[str, object]
+) -> None:
     layer = cls(3, 4, **kw)
     cell = cell_cls(3, 4, **kw)
     cell.load_state_dict({k.removesuffix("_l0"): v for k, v in layer.state_dict().items()})

@@ -24,7 +24,10 @@ VARIANTS: dict[str, tuple[type, dict[str, Any]]] = {
     "lstm_proj": (rnnkit.LSTM, {"proj_size": 2}),
     "lstm_peephole_proj": (rnnkit.LSTM, {"peephole": True, "proj_size": 2}),
     "lstm_hard_keras2": (rnnkit.LSTM, {"recurrent_activation": "hard_sigmoid_keras2"}),
-    "lstm_hard_keras3": (rnnkit.LSTM, {"recurrent_activation": "hard_sigmoid_keras3", "activation": "softsign"}),
+    "lstm_hard_keras3": (
+        rnnkit.LSTM,
+        {"recurrent_activation": "hard_sigmoid_keras3", "activation": "softsign"},
+    ),
     "lstm_relu": (rnnkit.LSTM, {"activation": "relu", "unit_forget_bias": True}),
     "gru": (rnnkit.GRU, {}),
     "gru_reset_before": (rnnkit.GRU, {"reset_after": False}),
@@ -32,8 +35,10 @@ VARIANTS: dict[str, tuple[type, dict[str, Any]]] = {
     "jordan": (rnnkit.JordanRNN, {}),
     "jordan_all": (rnnkit.JordanRNN, {"hidden_to_hidden": True, "output_to_output": True}),
     "jordan_o2o_only": (rnnkit.JordanRNN, {"output_to_hidden": False, "output_to_output": True}),
-    "jordan_h2h_only": (rnnkit.JordanRNN, {"output_to_hidden": False, "hidden_to_hidden": True,
-                                           "output_activation": "sigmoid"}),
+    "jordan_h2h_only": (
+        rnnkit.JordanRNN,
+        {"output_to_hidden": False, "hidden_to_hidden": True, "output_activation": "sigmoid"},
+    ),
 }
 
 LAYOUTS = {
@@ -65,7 +70,9 @@ def test_gradcheck(variant: str, layout: str) -> None:
     lengths = torch.tensor([3, 1])  # exercises the masking as well
 
     def f(x: torch.Tensor, *ps: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out, h_n = functional_call(layer, dict(zip(names, ps, strict=True)), (x,), {"lengths": lengths})
+        out, h_n = functional_call(
+            layer, dict(zip(names, ps, strict=True)), (x,), {"lengths": lengths}
+        )
         finals = h_n if isinstance(h_n, tuple) else (h_n,)
         return (out, *finals)
 

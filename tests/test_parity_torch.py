@@ -7,11 +7,11 @@ import itertools
 
 import pytest
 import torch
+from tests.helpers import assert_same, grads_of
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnkit
-from tests.helpers import assert_same, grads_of
 
 T, B, I, H = 5, 3, 4, 6
 
@@ -24,7 +24,9 @@ FAMILIES = {
 }
 
 
-def twins(family: str, dtype: torch.dtype, backend: str, **kw: object) -> tuple[nn.Module, nn.Module]:
+def twins(
+    family: str, dtype: torch.dtype, backend: str, **kw: object
+) -> tuple[nn.Module, nn.Module]:
     torch_cls, ours_cls, extra = FAMILIES[family]
     torch.manual_seed(0)
     ref = torch_cls(I, H, dtype=dtype, **extra, **kw)  # type: ignore[arg-type]
@@ -48,9 +50,15 @@ def state_leaves(hx: object) -> list[torch.Tensor]:
 
 @pytest.mark.parametrize(
     ("family", "layers", "bidir", "backend", "dtype"),
-    list(itertools.product(FAMILIES, [1, 2], [False, True], ["auto", "reference"], [torch.float32, torch.float64])),
+    list(
+        itertools.product(
+            FAMILIES, [1, 2], [False, True], ["auto", "reference"], [torch.float32, torch.float64]
+        )
+    ),
 )
-def test_full_length_matches_torch(family: str, layers: int, bidir: bool, backend: str, dtype: torch.dtype) -> None:
+def test_full_length_matches_torch(
+    family: str, layers: int, bidir: bool, backend: str, dtype: torch.dtype
+) -> None:
     ref, ours = twins(family, dtype, backend, num_layers=layers, bidirectional=bidir)
     x = torch.randn(T, B, I, dtype=dtype, requires_grad=True)
     hx = initial_state(family, layers, bidir, B, dtype)
@@ -60,13 +68,26 @@ def test_full_length_matches_torch(family: str, layers: int, bidir: bool, backen
     g_ours = grads_of(ours, [x, *state_leaves(hx)], out_ours)
     assert g_ref.keys() == g_ours.keys()
     for name in g_ref:
-        torch.testing.assert_close(g_ours[name], g_ref[name], atol=1e-5 if dtype == torch.float32 else 1e-10,
-                                   rtol=1e-4 if dtype == torch.float32 else 1e-10, msg=name)
+        torch.testing.assert_close(
+            g_ours[name],
+            g_ref[name],
+            atol=1e-5 if dtype == torch.float32 else 1e-10,
+            rtol=1e-4 if dtype == torch.float32 else 1e-10,
+            msg=name,
+        )
 
 
-@pytest.mark.parametrize(("family", "backend", "bidir", "form"), list(itertools.product(
-    FAMILIES, ["auto", "reference"], [False, True], ["packed", "packed_sorted", "lengths"])))
-def test_variable_lengths_match_packed_torch(family: str, backend: str, bidir: bool, form: str) -> None:
+@pytest.mark.parametrize(
+    ("family", "backend", "bidir", "form"),
+    list(
+        itertools.product(
+            FAMILIES, ["auto", "reference"], [False, True], ["packed", "packed_sorted", "lengths"]
+        )
+    ),
+)
+def test_variable_lengths_match_packed_torch(
+    family: str, backend: str, bidir: bool, form: str
+) -> None:
     dtype = torch.float64
     ref, ours = twins(family, dtype, backend, num_layers=2, bidirectional=bidir)
     lengths = torch.tensor([5, 4, 2, 1]) if form == "packed_sorted" else torch.tensor([2, 5, 1, 4])
@@ -87,7 +108,9 @@ def test_variable_lengths_match_packed_torch(family: str, backend: str, bidir: b
         torch.testing.assert_close(g_ours[name], g_ref[name], atol=1e-10, rtol=1e-10, msg=name)
 
 
-@pytest.mark.parametrize(("family", "backend"), list(itertools.product(FAMILIES, ["auto", "reference"])))
+@pytest.mark.parametrize(
+    ("family", "backend"), list(itertools.product(FAMILIES, ["auto", "reference"]))
+)
 def test_batch_first_and_unbatched_match_torch(family: str, backend: str) -> None:
     dtype = torch.float32
     ref, ours = twins(family, dtype, backend, num_layers=2, batch_first=True)
@@ -108,8 +131,10 @@ CELLS = {
 }
 
 
-@pytest.mark.parametrize(("family", "bias", "dtype"), list(itertools.product(
-    CELLS, [True, False], [torch.float32, torch.float64])))
+@pytest.mark.parametrize(
+    ("family", "bias", "dtype"),
+    list(itertools.product(CELLS, [True, False], [torch.float32, torch.float64])),
+)
 def test_cells_match_torch(family: str, bias: bool, dtype: torch.dtype) -> None:
     torch_cls, ours_cls, extra = CELLS[family]
     ref = torch_cls(I, H, bias=bias, dtype=dtype, **extra)  # type: ignore[arg-type]
@@ -124,7 +149,11 @@ def test_cells_match_torch(family: str, bias: bool, dtype: torch.dtype) -> None:
     assert_same(out_ref, out_ours, dtype)
     g_ref, g_ours = grads_of(ref, [x, *state], out_ref), grads_of(ours, [x, *state], out_ours)
     for name in g_ref:
-        torch.testing.assert_close(g_ours[name], g_ref[name], **({"atol": 1e-6, "rtol": 1e-5} if dtype == torch.float32 else {}))
+        torch.testing.assert_close(
+            g_ours[name],
+            g_ref[name],
+            **({"atol": 1e-6, "rtol": 1e-5} if dtype == torch.float32 else {}),
+        )
     # and the reference step (the math, not torch's fused cell) agrees too
     step = ours.cell.step(x, state, ours.weights())
     assert_same(out_ref, step if family == "lstm" else step[0], dtype)

@@ -84,7 +84,9 @@ ACTIVATIONS["linear"] = ACTIVATIONS["identity"]  # Keras's name for it
 ACTIVATIONS["hard_sigmoid_torch"] = ACTIVATIONS["hard_sigmoid_keras3"]
 
 
-def get_activation(spec: str | Activation | Callable[[Tensor], Tensor], arg: str = "activation") -> Activation:
+def get_activation(
+    spec: str | Activation | Callable[[Tensor], Tensor], arg: str = "activation"
+) -> Activation:
     """Resolve a name, an :class:`Activation` or any callable into an :class:`Activation`.
 
     Args:

@@ -51,4 +51,3 @@ def get_regularizer(spec: str | Regularizer | None, arg: str) -> Regularizer | N
     if spec not in table:
         raise ValueError(f"{arg}={spec!r} is unknown; choose one of {sorted(table)} or a callable")
     return table[spec]
-

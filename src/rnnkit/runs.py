@@ -49,14 +49,20 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
-        raise UserError(f"could not write {path}: {e.strerror or e}; the previous version is intact") from e
+        raise UserError(
+            f"could not write {path}: {e.strerror or e}; the previous version is intact"
+        ) from e
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def save_json(path: str | Path, obj: Any) -> None:
     text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)
 
 
 def load_json(path: str | Path) -> Any:
@@ -69,7 +75,9 @@ def load_json(path: str | Path) -> Any:
         raise UserError(f"{path}: not valid JSON ({e})") from e
 
 
-def save_tensors(path: str | Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> None:
+def save_tensors(
+    path: str | Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None
+) -> None:
     """Save tensors as safetensors (contiguous CPU copies), atomically."""
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     atomic_write(path, lambda tmp: save_file(flat, str(tmp), metadata=dict(metadata or {})))
@@ -83,7 +91,9 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
-        raise UserError(f"{path}: not a readable safetensors file (truncated or corrupted?): {e}") from e
+        raise UserError(
+            f"{path}: not a readable safetensors file (truncated or corrupted?): {e}"
+        ) from e
 
 
 def append_jsonl(path: str | Path, record: Mapping[str, Any]) -> None:

@@ -19,10 +19,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["DINNERS", "SENTENCES", "NextSymbolNet", "dinner_stream", "generate", "sentence_stream", "train_next_symbol"]
+__all__ = [
+    "DINNERS",
+    "SENTENCES",
+    "NextSymbolNet",
+    "dinner_stream",
+    "generate",
+    "sentence_stream",
+    "train_next_symbol",
+]
 
 DINNERS = ["pizza", "sushi", "waffles"]
-SENTENCES = [["Doug", "saw", "Jane", "."], ["Jane", "saw", "Spot", "."], ["Spot", "saw", "Doug", "."]]
+SENTENCES = [
+    ["Doug", "saw", "Jane", "."],
+    ["Jane", "saw", "Spot", "."],
+    ["Spot", "saw", "Doug", "."],
+]
 WORDS = ["Doug", "Jane", "Spot", "saw", "."]
 
 
@@ -58,8 +70,15 @@ class Trained:
 
 
 def train_next_symbol(
-    make_layer: Callable[[int], nn.Module], out_features: int, stream: list[int], vocab_size: int,
-    steps: int = 300, seq_len: int = 12, batch: int = 16, lr: float = 0.03, seed: int = 0,
+    make_layer: Callable[[int], nn.Module],
+    out_features: int,
+    stream: list[int],
+    vocab_size: int,
+    steps: int = 300,
+    seq_len: int = 12,
+    batch: int = 16,
+    lr: float = 0.03,
+    seed: int = 0,
 ) -> Trained:
     """Train on random windows of ``stream`` with Adam; the loss is summed over time, averaged over rows."""
     torch.manual_seed(seed)
@@ -73,7 +92,10 @@ def train_next_symbol(
         idx = starts[None, :] + torch.arange(seq_len + 1)[:, None]  # (T+1, B)
         window = data[idx]
         logits, _ = net(window[:-1])
-        loss = F.cross_entropy(logits.reshape(-1, vocab_size), window[1:].reshape(-1), reduction="sum") / batch
+        loss = (
+            F.cross_entropy(logits.reshape(-1, vocab_size), window[1:].reshape(-1), reduction="sum")
+            / batch
+        )
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -82,7 +104,9 @@ def train_next_symbol(
 
 
 @torch.no_grad()
-def generate(net: NextSymbolNet, prime: list[int], n: int, greedy: bool = True, seed: int = 0) -> list[int]:
+def generate(
+    net: NextSymbolNet, prime: list[int], n: int, greedy: bool = True, seed: int = 0
+) -> list[int]:
     """Continue ``prime`` by ``n`` symbols, one step of the network per symbol."""
     gen = torch.Generator().manual_seed(seed)
     logits, state = net(torch.tensor(prime)[:, None])

@@ -6,4 +6,13 @@ from .jordan import JordanMath
 from .lstm import LSTMMath
 from .rnn import ElmanMath
 
-__all__ = ["CellMath", "ElmanMath", "GRUMath", "JordanMath", "LSTMMath", "State", "WeightSpec", "Weights"]
+__all__ = [
+    "CellMath",
+    "ElmanMath",
+    "GRUMath",
+    "JordanMath",
+    "LSTMMath",
+    "State",
+    "WeightSpec",
+    "Weights",
+]

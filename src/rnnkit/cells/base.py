@@ -64,7 +64,9 @@ class CellMath(ABC):
         """The weights of this cell, by name (without PyTorch's ``_l{k}`` suffix), in torch's order."""
 
     @abstractmethod
-    def step(self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None) -> State:
+    def step(
+        self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None
+    ) -> State:
         """One time step.
 
         Args:

@@ -56,7 +56,9 @@ class GRUMath(CellMath):
             specs["bias_hh"] = WeightSpec((3 * H,), "bias")
         return specs
 
-    def step(self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None) -> State:
+    def step(
+        self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None
+    ) -> State:
         (h,) = state
         sigma, act, H = self.recurrent_activation, self.activation, self.hidden_size
         h_rec = masked(h, drop, 0)
@@ -73,7 +75,9 @@ class GRUMath(CellMath):
             h_r, h_z = F.linear(h_rec, W_hh[: 2 * H], b_rz).chunk(2, 1)
             r = sigma(x_r + h_r)  # reset gate
             z = sigma(x_z + h_z)  # update gate
-            n = act(x_n + F.linear(r * h_rec, W_hh[2 * H :], b_n))  # candidate, reset before the matmul
+            n = act(
+                x_n + F.linear(r * h_rec, W_hh[2 * H :], b_n)
+            )  # candidate, reset before the matmul
         h = (1 - z) * n + z * h
         return (h,)
 

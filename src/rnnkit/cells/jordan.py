@@ -72,7 +72,9 @@ class JordanMath(CellMath):
             specs["weight_yy"] = WeightSpec((O, O), "recurrent")
         return specs
 
-    def step(self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None) -> State:
+    def step(
+        self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None
+    ) -> State:
         y, h = state
         y_rec, h_rec = masked(y, drop, 0), masked(h, drop, 1)
         a = F.linear(x, w["weight_ih"], w.get("bias_ih"))  # (B, H)

@@ -88,7 +88,9 @@ class LSTMMath(CellMath):
             specs["weight_co"] = WeightSpec((H,), "peephole")
         return specs
 
-    def step(self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None) -> State:
+    def step(
+        self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None
+    ) -> State:
         h, c = state
         sigma, act = self.recurrent_activation, self.activation
         gates = F.linear(x, w["weight_ih"], w.get("bias_ih")) + F.linear(
@@ -106,7 +108,9 @@ class LSTMMath(CellMath):
             i = 1 - f if self.coupled else sigma(x_i)
         g = act(x_g)  # candidate cell
         c = f * c + i * g  # new cell state
-        o = sigma(x_o + w["weight_co"] * c) if self.peephole else sigma(x_o)  # output gate, peeks at c_t
+        o = (
+            sigma(x_o + w["weight_co"] * c) if self.peephole else sigma(x_o)
+        )  # output gate, peeks at c_t
         h = o * act(c)
         if self.proj_size:
             h = F.linear(h, w["weight_hr"])  # (B, P)

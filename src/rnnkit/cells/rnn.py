@@ -45,11 +45,14 @@ class ElmanMath(CellMath):
             specs["bias_hh"] = WeightSpec((H,), "bias")
         return specs
 
-    def step(self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None) -> State:
+    def step(
+        self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None
+    ) -> State:
         (h,) = state
         h_rec = masked(h, drop, 0)
         h = self.activation(
-            F.linear(x, w["weight_ih"], w.get("bias_ih")) + F.linear(h_rec, w["weight_hh"], w.get("bias_hh"))
+            F.linear(x, w["weight_ih"], w.get("bias_ih"))
+            + F.linear(h_rec, w["weight_hh"], w.get("bias_hh"))
         )
         return (h,)
 

@@ -22,7 +22,8 @@ COMMANDS = ["demo"]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rnnkit", description="Recurrent neural networks: train, sample, evaluate, benchmark, plot."
+        prog="rnnkit",
+        description="Recurrent neural networks: train, sample, evaluate, benchmark, plot.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

@@ -19,6 +19,11 @@ from ..cells.base import State
 __all__ = ["NativeMode", "run_native", "run_native_packed"]
 
 NativeMode = Literal["lstm", "gru", "rnn_tanh", "rnn_relu"]
+_SINGLE_STATE = {
+    "gru": torch._VF.gru,
+    "rnn_tanh": torch._VF.rnn_tanh,
+    "rnn_relu": torch._VF.rnn_relu,
+}
 
 
 def run_native_packed(
@@ -34,12 +39,14 @@ def run_native_packed(
     bidirectional: bool,
 ) -> tuple[Tensor, State]:
     """Run a stack on packed data; ``hx`` entries ``(L*D, B, size)`` in the packed (sorted) order."""
-    args = (batch_sizes, hx if mode == "lstm" else hx[0], list(weights), bias, num_layers, dropout)
+    w = list(weights)
     if mode == "lstm":
-        out, h, c = torch._VF.lstm(data, *args, training, bidirectional)
+        out, h, c = torch._VF.lstm(
+            data, batch_sizes, hx, w, bias, num_layers, dropout, training, bidirectional
+        )
         return out, (h, c)
-    fn = {"gru": torch._VF.gru, "rnn_tanh": torch._VF.rnn_tanh, "rnn_relu": torch._VF.rnn_relu}[mode]
-    out, h = fn(data, *args, training, bidirectional)
+    fn = _SINGLE_STATE[mode]
+    out, h = fn(data, batch_sizes, hx[0], w, bias, num_layers, dropout, training, bidirectional)
     return out, (h,)
 
 
@@ -61,12 +68,14 @@ def run_native(
     given zero outputs and their initial state back), as ``torch.nn`` does for a PackedSequence.
     """
     if lengths is None:
-        common = (list(weights), bias, num_layers, dropout, training, bidirectional, False)
+        w = list(weights)
         if mode == "lstm":
-            out, h, c = torch._VF.lstm(x, hx, *common)
+            out, h, c = torch._VF.lstm(
+                x, hx, w, bias, num_layers, dropout, training, bidirectional, False
+            )
             return out, (h, c)
-        fn = {"gru": torch._VF.gru, "rnn_tanh": torch._VF.rnn_tanh, "rnn_relu": torch._VF.rnn_relu}[mode]
-        out, h = fn(x, hx[0], *common)
+        fn = _SINGLE_STATE[mode]
+        out, h = fn(x, hx[0], w, bias, num_layers, dropout, training, bidirectional, False)
         return out, (h,)
 
     T, B = x.shape[:2]
@@ -75,13 +84,23 @@ def run_native(
     if not bool(live.any()):
         out_size = 2 * hx[0].shape[-1] if bidirectional else hx[0].shape[-1]
         return x.new_zeros((T, B, out_size)), hx
-    xs, hs, ls = (x, hx, lengths) if all_live else (x[:, live], tuple(h[:, live] for h in hx), lengths[live])
+    xs, hs, ls = (
+        (x, hx, lengths) if all_live else (x[:, live], tuple(h[:, live] for h in hx), lengths[live])
+    )
     packed = pack_padded_sequence(xs, ls.cpu(), enforce_sorted=False)
     order = packed.sorted_indices
     assert order is not None and packed.unsorted_indices is not None
     out, finals = run_native_packed(
-        mode, packed.data, packed.batch_sizes, tuple(h[:, order] for h in hs), weights, bias,
-        num_layers, dropout, training, bidirectional,
+        mode,
+        packed.data,
+        packed.batch_sizes,
+        tuple(h[:, order] for h in hs),
+        weights,
+        bias,
+        num_layers,
+        dropout,
+        training,
+        bidirectional,
     )
     padded, _ = pad_packed_sequence(
         packed._replace(data=out), total_length=T

@@ -86,8 +86,9 @@ def run_stack(
         for d in range(D):
             k = l * D + d
             x_in = x if d == 0 else reverse_padded(x, lengths)
-            if input_masks is not None and input_masks[l][d] is not None:
-                x_in = x_in * input_masks[l][d]  # the same mask at every step
+            in_mask = None if input_masks is None else input_masks[l][d]
+            if in_mask is not None:
+                x_in = x_in * in_mask  # the same mask at every step
             start = tuple(s[k] for s in state0)
             drop = None if drop_masks is None else drop_masks[l][d]
             res = kernel(cell, x_in, start, weights[l][d], mask, drop, keep_steps)
@@ -104,5 +105,7 @@ def run_stack(
         if dropout > 0 and training and l < len(cells) - 1:
             x = F.dropout(x, dropout, training=True)
     final = tuple(torch.stack(entry) for entry in zip(*finals, strict=True))  # (L*D, B, size)
-    all_steps = tuple(torch.stack(entry) for entry in zip(*steps, strict=True)) if keep_steps else None
+    all_steps = (
+        tuple(torch.stack(entry) for entry in zip(*steps, strict=True)) if keep_steps else None
+    )
     return x, final, all_steps

@@ -26,8 +26,10 @@ __all__ = ["BACKENDS", "RecurrentLayer", "SlowPathWarning"]
 
 BACKENDS = ("auto", "native", "reference")
 
+
 class SlowPathWarning(UserWarning):
     """A layer runs a slower kernel than the fastest one, because of the option it names."""
+
 
 class RecurrentLayer(nn.Module):
     """Base of :class:`~rnnkit.RNN`, :class:`~rnnkit.LSTM`, :class:`~rnnkit.GRU` and :class:`~rnnkit.JordanRNN`.
@@ -63,8 +65,11 @@ class RecurrentLayer(nn.Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        for arg, p, top in [("dropout", dropout, 1.0), ("input_dropout", input_dropout, 0.999),
-                            ("recurrent_dropout", recurrent_dropout, 0.999)]:
+        for arg, p, top in [
+            ("dropout", dropout, 1.0),
+            ("input_dropout", input_dropout, 0.999),
+            ("recurrent_dropout", recurrent_dropout, 0.999),
+        ]:
             if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= top:
                 raise ValueError(f"{name}: {arg} must be a probability in [0, 1), got {p!r}")
         if backend not in BACKENDS:
@@ -99,7 +104,9 @@ class RecurrentLayer(nn.Module):
 
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         D = self.num_directions
-        self._names: list[list[list[tuple[str, str]]]] = []  # [l][d] -> (name in cell, parameter name)
+        self._names: list[
+            list[list[tuple[str, str]]]
+        ] = []  # [l][d] -> (name in cell, parameter name)
         self._kinds: dict[str, str] = {}
         for l, cell in enumerate(self.cells):
             per_dir = []
@@ -107,14 +114,18 @@ class RecurrentLayer(nn.Module):
                 suffix = f"_l{l}" + ("_reverse" if d else "")
                 names = []
                 for base, spec in cell.weight_specs(bias).items():
-                    self.register_parameter(base + suffix, nn.Parameter(torch.empty(spec.shape, **factory)))
+                    self.register_parameter(
+                        base + suffix, nn.Parameter(torch.empty(spec.shape, **factory))
+                    )
                     self._kinds[base + suffix] = spec.kind
                     names.append((base, base + suffix))
                 per_dir.append(names)
             self._names.append(per_dir)
         if learn_init:  # one learned initial vector per layer, direction and state entry
             for n, size in zip(self.state_names, self.cells[0].state_sizes, strict=True):
-                self.register_parameter(f"{n}0", nn.Parameter(torch.zeros(self.num_layers * D, size, **factory)))
+                self.register_parameter(
+                    f"{n}0", nn.Parameter(torch.zeros(self.num_layers * D, size, **factory))
+                )
         self._carry: State | None = None
         self._reset_rows: Tensor | None = None
         self._warned: set[str] = set()
@@ -132,7 +143,9 @@ class RecurrentLayer(nn.Module):
 
     def _flat_weights(self) -> list[Tensor]:
         """All weights in ``torch.nn``'s order (layer, direction, then ih, hh, biases, hr)."""
-        return [getattr(self, full) for per_dir in self._names for names in per_dir for _, full in names]
+        return [
+            getattr(self, full) for per_dir in self._names for names in per_dir for _, full in names
+        ]
 
     def reset_parameters(self) -> None:
         """Initialise as configured: PyTorch's ``U(-1/sqrt(H), 1/sqrt(H))`` unless told otherwise."""
@@ -152,7 +165,9 @@ class RecurrentLayer(nn.Module):
 
     def regularization_loss(self) -> Tensor:
         """Sum of the configured weight penalties plus the activity penalty of the last forward."""
-        total = torch.zeros((), dtype=next(self.parameters()).dtype, device=next(self.parameters()).device)
+        total = torch.zeros(
+            (), dtype=next(self.parameters()).dtype, device=next(self.parameters()).device
+        )
         for full, kind in self._kinds.items():
             reg = self._regs[kind]
             if reg is not None:
@@ -185,14 +200,19 @@ class RecurrentLayer(nn.Module):
 
     def _default_state(self, B: int, x: Tensor) -> State:
         if self.learn_init:
-            return tuple(getattr(self, f"{n}0")[:, None, :].expand(-1, B, -1).contiguous() for n in self.state_names)
+            return tuple(
+                getattr(self, f"{n}0")[:, None, :].expand(-1, B, -1).contiguous()
+                for n in self.state_names
+            )
         return tuple(x.new_zeros(shape) for shape in self._state_shapes(B))
 
     def _split_hx(self, hx: Any) -> tuple[Tensor, ...]:
         """``torch.nn``'s state packaging -> a tuple of tensors."""
         if len(self.state_names) == 1:
             if isinstance(hx, (tuple, list)):
-                raise ValueError(f"{type(self).__name__}: hx must be a Tensor, got a {type(hx).__name__}")
+                raise ValueError(
+                    f"{type(self).__name__}: hx must be a Tensor, got a {type(hx).__name__}"
+                )
             return (hx,)
         names = ", ".join(f"{n}_0" for n in self.state_names)
         if not isinstance(hx, (tuple, list)) or len(hx) != len(self.state_names):
@@ -278,11 +298,15 @@ class RecurrentLayer(nn.Module):
         D, in_masks, rec_masks = self.num_directions, [], []
         for cell in self.cells:
             in_masks.append([mask(self.input_dropout, cell.input_size) for _ in range(D)])
-            rec_masks.append([
-                [mask(self.recurrent_dropout, s) if ok else None
-                 for s, ok in zip(cell.state_sizes, cell.droppable, strict=True)]
-                for _ in range(D)
-            ])
+            rec_masks.append(
+                [
+                    [
+                        mask(self.recurrent_dropout, s) if ok else None
+                        for s, ok in zip(cell.state_sizes, cell.droppable, strict=True)
+                    ]
+                    for _ in range(D)
+                ]
+            )
         return in_masks, rec_masks
 
     def forward(
@@ -319,16 +343,27 @@ class RecurrentLayer(nn.Module):
         else:
             in_masks, rec_masks = self._dropout_masks(B, x)
             out, final, steps = run_stack(
-                self.cells, [[self.weights(l, d) for d in range(self.num_directions)]
-                             for l in range(self.num_layers)],
-                x, state0, lens, run_reference, dropout=self.dropout, training=self.training,
-                input_masks=in_masks, drop_masks=rec_masks, keep_steps=return_states,
+                self.cells,
+                [
+                    [self.weights(l, d) for d in range(self.num_directions)]
+                    for l in range(self.num_layers)
+                ],
+                x,
+                state0,
+                lens,
+                run_reference,
+                dropout=self.dropout,
+                training=self.training,
+                input_masks=in_masks,
+                drop_masks=rec_masks,
+                keep_steps=return_states,
             )
             output = repack(out, prep.packed) if prep.packed is not None else out
         if self.stateful:
             self._carry, self._reset_rows = tuple(f.detach() for f in final), None
         if self._activity_reg is not None:
-            self._activity_penalty = self._activity_reg(output.data if prep.packed is not None else output)
+            flat = output.data if isinstance(output, PackedSequence) else output
+            self._activity_penalty = self._activity_reg(flat)
         if isinstance(output, Tensor):
             if prep.unbatched:
                 output = output.squeeze(1)
@@ -351,7 +386,14 @@ class RecurrentLayer(nn.Module):
     ) -> tuple[Tensor | PackedSequence, State]:
         mode = self.native_mode()
         assert mode is not None
-        common = (self._flat_weights(), self.bias, self.num_layers, self.dropout, self.training, self.bidirectional)
+        common = (
+            self._flat_weights(),
+            self.bias,
+            self.num_layers,
+            self.dropout,
+            self.training,
+            self.bidirectional,
+        )
         if packed is None:
             return run_native(mode, x, state0, *common, lengths=lens)
         order, unorder = packed.sorted_indices, packed.unsorted_indices
@@ -363,9 +405,18 @@ class RecurrentLayer(nn.Module):
 
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}"]
-        for key, default in [("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
-                             ("bidirectional", False), ("input_dropout", 0.0), ("recurrent_dropout", 0.0),
-                             ("learn_init", False), ("stateful", False), ("backend", "auto")]:
+        for key, default in [
+            ("num_layers", 1),
+            ("bias", True),
+            ("batch_first", False),
+            ("dropout", 0.0),
+            ("bidirectional", False),
+            ("input_dropout", 0.0),
+            ("recurrent_dropout", 0.0),
+            ("learn_init", False),
+            ("stateful", False),
+            ("backend", "auto"),
+        ]:
             if getattr(self, key) != default:
                 parts.append(f"{key}={getattr(self, key)!r}")
         return ", ".join(parts)

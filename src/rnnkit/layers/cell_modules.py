@@ -42,12 +42,17 @@ class CellModule(nn.Module):
         self.input_size, self.hidden_size, self.bias = cell.input_size, cell.hidden_size, bias
         self._kinds = {}
         for name, spec in cell.weight_specs(bias).items():
-            self.register_parameter(name, nn.Parameter(torch.empty(spec.shape, device=device, dtype=dtype)))
+            self.register_parameter(
+                name, nn.Parameter(torch.empty(spec.shape, device=device, dtype=dtype))
+            )
             self._kinds[name] = spec.kind
         kernel = get_initializer(kernel_initializer, "kernel_initializer")
-        self._inits = {"kernel": kernel, "peephole": kernel,
-                       "recurrent": get_initializer(recurrent_initializer, "recurrent_initializer"),
-                       "bias": get_initializer(bias_initializer, "bias_initializer")}
+        self._inits = {
+            "kernel": kernel,
+            "peephole": kernel,
+            "recurrent": get_initializer(recurrent_initializer, "recurrent_initializer"),
+            "bias": get_initializer(bias_initializer, "bias_initializer"),
+        }
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -67,7 +72,7 @@ class CellModule(nn.Module):
         """One step. ``input (B, I)`` or unbatched ``(I,)``; ``hx`` as ``torch.nn``'s cell takes it."""
         name = type(self).__name__
         if not isinstance(input, Tensor) or not input.dtype.is_floating_point:
-            got = input.dtype if isinstance(input, Tensor) else type(input).__name__
+            got = str(input.dtype) if isinstance(input, Tensor) else type(input).__name__
             raise ValueError(f"{name}: expected a floating-point Tensor input, got {got}")
         if input.dim() not in (1, 2) or input.shape[-1] != self.input_size:
             raise ValueError(
@@ -106,9 +111,16 @@ class RNNCell(CellModule):
     (2, 5)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: ActivationSpec = "tanh", device: Any = None, dtype: Any = None,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: ActivationSpec = "tanh",
+        device: Any = None,
+        dtype: Any = None,
+        **options: Any,
+    ) -> None:
         act = get_activation(nonlinearity, "nonlinearity")
         self.nonlinearity = act.name
         super().__init__(ElmanMath(input_size, hidden_size, act), bias, device, dtype, **options)
@@ -118,7 +130,9 @@ class RNNCell(CellModule):
         if fn is None:
             return None
         w = self.weights()
-        return (fn(x, state[0], w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")),)
+        return (
+            fn(x, state[0], w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")),
+        )
 
 
 class LSTMCell(CellModule):
@@ -132,22 +146,42 @@ class LSTMCell(CellModule):
 
     state_names = ("h", "c")
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
-                 dtype: Any = None, *, peephole: bool = False, coupled: bool = False,
-                 unit_forget_bias: bool = False, activation: ActivationSpec = "tanh",
-                 recurrent_activation: ActivationSpec = "sigmoid", **options: Any) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        peephole: bool = False,
+        coupled: bool = False,
+        unit_forget_bias: bool = False,
+        activation: ActivationSpec = "tanh",
+        recurrent_activation: ActivationSpec = "sigmoid",
+        **options: Any,
+    ) -> None:
         if unit_forget_bias and not bias:
             raise ValueError("LSTMCell: unit_forget_bias=True needs bias=True")
-        cell = LSTMMath(input_size, hidden_size, get_activation(activation, "activation"),
-                        get_activation(recurrent_activation, "recurrent_activation"),
-                        0, peephole, coupled, unit_forget_bias)
+        cell = LSTMMath(
+            input_size,
+            hidden_size,
+            get_activation(activation, "activation"),
+            get_activation(recurrent_activation, "recurrent_activation"),
+            0,
+            peephole,
+            coupled,
+            unit_forget_bias,
+        )
         super().__init__(cell, bias, device, dtype, **options)
 
     def _native_step(self, x: Tensor, state: State) -> State | None:
         if not self.cell.is_standard():
             return None
         w = self.weights()
-        h, c = torch.lstm_cell(x, list(state), w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh"))
+        h, c = torch.lstm_cell(
+            x, list(state), w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")
+        )
         return (h, c)
 
 
@@ -159,18 +193,37 @@ class GRUCell(CellModule):
     (2, 5)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
-                 dtype: Any = None, *, reset_after: bool = True, activation: ActivationSpec = "tanh",
-                 recurrent_activation: ActivationSpec = "sigmoid", **options: Any) -> None:
-        cell = GRUMath(input_size, hidden_size, get_activation(activation, "activation"),
-                       get_activation(recurrent_activation, "recurrent_activation"), reset_after)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        reset_after: bool = True,
+        activation: ActivationSpec = "tanh",
+        recurrent_activation: ActivationSpec = "sigmoid",
+        **options: Any,
+    ) -> None:
+        cell = GRUMath(
+            input_size,
+            hidden_size,
+            get_activation(activation, "activation"),
+            get_activation(recurrent_activation, "recurrent_activation"),
+            reset_after,
+        )
         super().__init__(cell, bias, device, dtype, **options)
 
     def _native_step(self, x: Tensor, state: State) -> State | None:
         if not self.cell.is_standard():
             return None
         w = self.weights()
-        return (torch.gru_cell(x, state[0], w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")),)
+        return (
+            torch.gru_cell(
+                x, state[0], w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")
+            ),
+        )
 
 
 class JordanCell(CellModule):
@@ -184,12 +237,30 @@ class JordanCell(CellModule):
 
     state_names = ("y", "h")
 
-    def __init__(self, input_size: int, hidden_size: int, output_size: int, bias: bool = True,
-                 device: Any = None, dtype: Any = None, *, hidden_to_hidden: bool = False,
-                 output_to_hidden: bool = True, output_to_output: bool = False,
-                 activation: ActivationSpec = "tanh", output_activation: ActivationSpec = "tanh",
-                 **options: Any) -> None:
-        cell = JordanMath(input_size, hidden_size, output_size, get_activation(activation, "activation"),
-                          get_activation(output_activation, "output_activation"),
-                          hidden_to_hidden, output_to_hidden, output_to_output)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        hidden_to_hidden: bool = False,
+        output_to_hidden: bool = True,
+        output_to_output: bool = False,
+        activation: ActivationSpec = "tanh",
+        output_activation: ActivationSpec = "tanh",
+        **options: Any,
+    ) -> None:
+        cell = JordanMath(
+            input_size,
+            hidden_size,
+            output_size,
+            get_activation(activation, "activation"),
+            get_activation(output_activation, "output_activation"),
+            hidden_to_hidden,
+            output_to_hidden,
+            output_to_output,
+        )
         super().__init__(cell, bias, device, dtype, **options)

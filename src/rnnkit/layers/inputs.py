@@ -43,16 +43,20 @@ def prepare_input(
     """Validate ``input`` and ``lengths`` and bring them to time-major form."""
     if isinstance(input, PackedSequence):
         if lengths is not None:
-            raise ValueError(f"{name}: pass lengths either as a PackedSequence or as lengths=, not both")
+            raise ValueError(
+                f"{name}: pass lengths either as a PackedSequence or as lengths=, not both"
+            )
         _check_float(name, input.data)
         if input.data.dim() != 2 or input.data.shape[-1] != input_size:
             raise ValueError(
                 f"{name}: expected packed data of size (N, {input_size}), got {shape_str(input.data.shape)}"
             )
-        x, lens = pad_packed_sequence(input)  # (T, B, I), rows in the caller's order
-        return Prepared(x, lens.to(x.device), input, unbatched=False)
+        x, packed_lens = pad_packed_sequence(input)  # (T, B, I), rows in the caller's order
+        return Prepared(x, packed_lens.to(x.device), input, unbatched=False)
     if not isinstance(input, Tensor):
-        raise ValueError(f"{name}: input must be a Tensor or PackedSequence, got {type(input).__name__}")
+        raise ValueError(
+            f"{name}: input must be a Tensor or PackedSequence, got {type(input).__name__}"
+        )
     _check_float(name, input)
     if input.dim() not in (2, 3):
         raise ValueError(
@@ -61,19 +65,28 @@ def prepare_input(
         )
     unbatched = input.dim() == 2
     if input.shape[-1] != input_size:
-        want = f"(T, {input_size})" if unbatched else (
-            f"(B, T, {input_size})" if batch_first else f"(T, B, {input_size})"
+        want = (
+            f"(T, {input_size})"
+            if unbatched
+            else (f"(B, T, {input_size})" if batch_first else f"(T, B, {input_size})")
         )
         raise ValueError(f"{name}: expected input of size {want}, got {shape_str(input.shape)}")
     if unbatched:
-        x = input.unsqueeze(1)
+        x = input.unsqueeze(1)  # (T, 1, I)
+    elif batch_first:
+        x = input.transpose(0, 1)  # (T, B, I)
     else:
-        x = input.transpose(0, 1) if batch_first else input
+        x = input
     T, B = x.shape[:2]
-    lens = None
+    lens: Tensor | None = None
     if lengths is not None:
         lens = torch.as_tensor(lengths, device=x.device)
-        if lens.dtype.is_floating_point or lens.dtype == torch.bool or lens.dim() != 1 or lens.shape[0] != B:
+        if (
+            lens.dtype.is_floating_point
+            or lens.dtype == torch.bool
+            or lens.dim() != 1
+            or lens.shape[0] != B
+        ):
             raise ValueError(
                 f"{name}: lengths must be {B} integers (one per row), got {lens.dtype} "
                 f"of shape {shape_str(lens.shape)}"
@@ -96,14 +109,20 @@ def _check_float(name: str, t: Tensor) -> None:
 
 
 def check_state(
-    name: str, hx: tuple[Tensor, ...], state_names: Sequence[str], shapes: Sequence[tuple[int, ...]], x: Tensor
+    name: str,
+    hx: tuple[Tensor, ...],
+    state_names: Sequence[str],
+    shapes: Sequence[tuple[int, ...]],
+    x: Tensor,
 ) -> None:
     """Raise a ValueError naming the state entry when ``hx`` does not match the expected shapes."""
     for h, n, shape in zip(hx, state_names, shapes, strict=True):
         if not isinstance(h, Tensor):
             raise ValueError(f"{name}: {n}_0 must be a Tensor, got {type(h).__name__}")
         if tuple(h.shape) != tuple(shape):
-            raise ValueError(f"{name}: expected {n}_0 of shape {shape_str(shape)}, got {shape_str(h.shape)}")
+            raise ValueError(
+                f"{name}: expected {n}_0 of shape {shape_str(shape)}, got {shape_str(h.shape)}"
+            )
         if h.dtype != x.dtype:
             raise ValueError(f"{name}: {n}_0 has dtype {h.dtype} but the input has {x.dtype}")
 
@@ -114,7 +133,9 @@ def repack(output: Tensor, like: PackedSequence) -> PackedSequence:
     if order is None:
         data = pack_padded_sequence(output, _lengths(like), enforce_sorted=True).data
     else:
-        data = pack_padded_sequence(output[:, order], _lengths(like)[order.cpu()], enforce_sorted=True).data
+        data = pack_padded_sequence(
+            output[:, order], _lengths(like)[order.cpu()], enforce_sorted=True
+        ).data
     return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
 
 

@@ -69,13 +69,28 @@ class RNN(RecurrentLayer):
         dtype: Any = None,
         **options: Any,
     ) -> None:
-        _check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        _check_sizes(
+            type(self).__name__,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+        )
         act = get_activation(nonlinearity, "nonlinearity")
         self.nonlinearity = act.name
-        cells = [ElmanMath(i, hidden_size, act)
-                 for i in _layer_inputs(input_size, hidden_size, num_layers, bidirectional)]
-        super().__init__(cells, bias=bias, batch_first=batch_first, dropout=dropout,
-                         bidirectional=bidirectional, device=device, dtype=dtype, **options)
+        cells = [
+            ElmanMath(i, hidden_size, act)
+            for i in _layer_inputs(input_size, hidden_size, num_layers, bidirectional)
+        ]
+        super().__init__(
+            cells,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            device=device,
+            dtype=dtype,
+            **options,
+        )
 
     def native_mode(self) -> NativeMode | None:
         name = self.cells[0].activation.name  # type: ignore[attr-defined]
@@ -130,18 +145,34 @@ class LSTM(RecurrentLayer):
     ) -> None:
         name = type(self).__name__
         _check_sizes(name, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
-        if not isinstance(proj_size, int) or proj_size < 0 or (proj_size and proj_size >= hidden_size):
-            raise ValueError(f"{name}: proj_size must be an integer in [0, hidden_size={hidden_size}), got {proj_size!r}")
+        if (
+            not isinstance(proj_size, int)
+            or proj_size < 0
+            or (proj_size and proj_size >= hidden_size)
+        ):
+            raise ValueError(
+                f"{name}: proj_size must be an integer in [0, hidden_size={hidden_size}), got {proj_size!r}"
+            )
         bias = bias if use_bias is None else use_bias
         if unit_forget_bias and not bias:
             raise ValueError(f"{name}: unit_forget_bias=True needs bias=True")
         self.proj_size = proj_size
         act = get_activation(activation, "activation")
         rec = get_activation(recurrent_activation, "recurrent_activation")
-        cells = [LSTMMath(i, hidden_size, act, rec, proj_size, peephole, coupled, unit_forget_bias)
-                 for i in _layer_inputs(input_size, proj_size or hidden_size, num_layers, bidirectional)]
-        super().__init__(cells, bias=bias, batch_first=batch_first, dropout=dropout,
-                         bidirectional=bidirectional, device=device, dtype=dtype, **options)
+        cells = [
+            LSTMMath(i, hidden_size, act, rec, proj_size, peephole, coupled, unit_forget_bias)
+            for i in _layer_inputs(input_size, proj_size or hidden_size, num_layers, bidirectional)
+        ]
+        super().__init__(
+            cells,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            device=device,
+            dtype=dtype,
+            **options,
+        )
 
     def native_mode(self) -> NativeMode | None:
         return "lstm" if self.cells[0].is_standard() else None
@@ -190,15 +221,30 @@ class GRU(RecurrentLayer):
         use_bias: bool | None = None,
         **options: Any,
     ) -> None:
-        _check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        _check_sizes(
+            type(self).__name__,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+        )
         bias = bias if use_bias is None else use_bias
         self.reset_after = reset_after
         act = get_activation(activation, "activation")
         rec = get_activation(recurrent_activation, "recurrent_activation")
-        cells = [GRUMath(i, hidden_size, act, rec, reset_after)
-                 for i in _layer_inputs(input_size, hidden_size, num_layers, bidirectional)]
-        super().__init__(cells, bias=bias, batch_first=batch_first, dropout=dropout,
-                         bidirectional=bidirectional, device=device, dtype=dtype, **options)
+        cells = [
+            GRUMath(i, hidden_size, act, rec, reset_after)
+            for i in _layer_inputs(input_size, hidden_size, num_layers, bidirectional)
+        ]
+        super().__init__(
+            cells,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            device=device,
+            dtype=dtype,
+            **options,
+        )
 
     def native_mode(self) -> NativeMode | None:
         return "gru" if self.cells[0].is_standard() else None
@@ -256,17 +302,40 @@ class JordanRNN(RecurrentLayer):
         use_bias: bool | None = None,
         **options: Any,
     ) -> None:
-        _check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size,
-                     output_size=output_size, num_layers=num_layers)
+        _check_sizes(
+            type(self).__name__,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            output_size=output_size,
+            num_layers=num_layers,
+        )
         bias = bias if use_bias is None else use_bias
         self.output_size = output_size
         act = get_activation(activation, "activation")
         out_act = get_activation(output_activation, "output_activation")
-        cells = [JordanMath(i, hidden_size, output_size, act, out_act,
-                            hidden_to_hidden, output_to_hidden, output_to_output)
-                 for i in _layer_inputs(input_size, output_size, num_layers, bidirectional)]
-        super().__init__(cells, bias=bias, batch_first=batch_first, dropout=dropout,
-                         bidirectional=bidirectional, device=device, dtype=dtype, **options)
+        cells = [
+            JordanMath(
+                i,
+                hidden_size,
+                output_size,
+                act,
+                out_act,
+                hidden_to_hidden,
+                output_to_hidden,
+                output_to_output,
+            )
+            for i in _layer_inputs(input_size, output_size, num_layers, bidirectional)
+        ]
+        super().__init__(
+            cells,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            device=device,
+            dtype=dtype,
+            **options,
+        )
 
     def variant_reason(self) -> str:
         return "JordanRNN"
