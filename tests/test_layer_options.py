@@ -214,3 +214,14 @@ def test_cell_bad_input() -> None:
         rnnkit.LSTMCell(3, 4)(torch.randn(2, 5))
     with pytest.raises(ValueError, match=r"GRUCell: expected h of shape \(2, 4\), got \(2, 5\)"):
         rnnkit.GRUCell(3, 4)(torch.randn(2, 3), torch.randn(2, 5))
+
+
+def test_layers_pickle_and_deepcopy() -> None:
+    import copy
+    import pickle
+
+    lstm = rnnkit.LSTM(3, 4, peephole=True, recurrent_activation="hard_sigmoid_keras2")
+    x = torch.randn(5, 2, 3)
+    for twin in (pickle.loads(pickle.dumps(lstm)), copy.deepcopy(lstm)):
+        assert twin.cells == lstm.cells
+        torch.testing.assert_close(twin(x)[0], lstm(x)[0])

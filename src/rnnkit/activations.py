@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -53,31 +54,60 @@ class Activation:
     def __call__(self, x: Tensor) -> Tensor:
         return self.fn(x)
 
+    def __reduce__(self) -> str | tuple[object, ...]:
+        # a named activation unpickles as the registry's own object, so cells still compare equal
+        if ACTIVATIONS.get(self.name) is self:
+            return (get_activation, (self.name,))
+        return super().__reduce__()
 
-def _hard_sigmoid(slope: float) -> Callable[[Tensor], Tensor]:
-    def fn(x: Tensor) -> Tensor:
-        return torch.clamp(x * slope + 0.5, 0.0, 1.0)
 
-    return fn
+# Module-level functions (not lambdas), so layers that hold them can be pickled and deep-copied.
+def _identity(x: Tensor) -> Tensor:
+    return x
 
 
-def _hard_sigmoid_grad(slope: float) -> Callable[[Tensor], Tensor]:
-    def grad(y: Tensor) -> Tensor:
-        return ((y > 0) & (y < 1)).to(y.dtype) * slope
+def _tanh_grad(y: Tensor) -> Tensor:
+    return 1 - y * y
 
-    return grad
+
+def _sigmoid_grad(y: Tensor) -> Tensor:
+    return y * (1 - y)
+
+
+def _relu_grad(y: Tensor) -> Tensor:
+    return (y > 0).to(y.dtype)
+
+
+def _softsign_grad(y: Tensor) -> Tensor:
+    return (1 - y.abs()) ** 2
+
+
+def _hard_sigmoid(x: Tensor, slope: float) -> Tensor:
+    return torch.clamp(x * slope + 0.5, 0.0, 1.0)
+
+
+def _hard_sigmoid_grad(y: Tensor, slope: float) -> Tensor:
+    return ((y > 0) & (y < 1)).to(y.dtype) * slope
 
 
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
-        Activation("tanh", torch.tanh, lambda y: 1 - y * y),
-        Activation("sigmoid", torch.sigmoid, lambda y: y * (1 - y)),
-        Activation("relu", torch.relu, lambda y: (y > 0).to(y.dtype)),
-        Activation("softsign", F.softsign, lambda y: (1 - y.abs()) ** 2),
-        Activation("identity", lambda x: x, torch.ones_like),
-        Activation("hard_sigmoid_keras2", _hard_sigmoid(0.2), _hard_sigmoid_grad(0.2)),
-        Activation("hard_sigmoid_keras3", _hard_sigmoid(1 / 6), _hard_sigmoid_grad(1 / 6)),
+        Activation("tanh", torch.tanh, _tanh_grad),
+        Activation("sigmoid", torch.sigmoid, _sigmoid_grad),
+        Activation("relu", torch.relu, _relu_grad),
+        Activation("softsign", F.softsign, _softsign_grad),
+        Activation("identity", _identity, torch.ones_like),
+        Activation(
+            "hard_sigmoid_keras2",
+            partial(_hard_sigmoid, slope=0.2),
+            partial(_hard_sigmoid_grad, slope=0.2),
+        ),
+        Activation(
+            "hard_sigmoid_keras3",
+            partial(_hard_sigmoid, slope=1 / 6),
+            partial(_hard_sigmoid_grad, slope=1 / 6),
+        ),
     ]
 }
 ACTIVATIONS["linear"] = ACTIVATIONS["identity"]  # Keras's name for it
