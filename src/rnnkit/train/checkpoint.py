@@ -1,0 +1,456 @@
+"""Run directories for training: the config, the weights to use, and a resumable checkpoint.
+
+A run directory holds::
+
+    RUN/
+      config.json              {"task": "text", ...}: what to build and how it was trained
+      model.safetensors        the weights to use: the best by validation loss (when evaluated)
+      metrics.jsonl            one JSON object per log line or evaluation (see the trainer)
+      loss.png                 the loss curve drawn from metrics.jsonl
+      <task files>             e.g. vocab.json, written by the task's CLI command
+      checkpoint.json          which checkpoint directory is the latest complete one
+      checkpoint-000500/       the training state after step 500:
+        model.safetensors        current weights
+        best.safetensors         best weights so far (absent before the first evaluation)
+        optimizer.safetensors    optimizer tensors, flattened to "state.<param index>.<name>"
+        optimizer.json           the rest of the optimizer's state_dict (param_groups, numbers)
+        train_state.json         step, elapsed time, best validation loss, the task's JSON state,
+                                 Python's RNG state
+        train_state.safetensors  torch's RNG state(s) and the task's tensors ("task.<key>")
+
+Every file is written atomically (:mod:`rnnkit.runs`), and a checkpoint is written whole into a
+fresh directory before ``checkpoint.json`` is switched to it, so a crash or a full disk in the
+middle of a save leaves the previous checkpoint intact and named. Every ``.safetensors`` file
+written here carries a SHA-256 of its tensors in its header metadata, so a corrupted file is
+refused by name instead of loaded. Nothing is ever unpickled.
+
+Use from a task's CLI command (see ``rnnkit.cli.train_text`` for a full example)::
+
+    start_run(run_dir, task="text", resume=args.resume)   # refuses a foreign or non-empty dir
+    write_config(run_dir, {"task": "text", ...})          # before training
+    ...                                                    # the trainer saves checkpoints
+    run = load_run(run_dir, task="text")                   # later: config + best weights
+    model.load_state_dict(run.weights)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from ..errors import UserError
+from ..runs import atomic_write, load_json, save_json
+
+__all__ = [
+    "CONFIG",
+    "POINTER",
+    "WEIGHTS",
+    "Checkpoint",
+    "LoadedRun",
+    "TrainState",
+    "has_checkpoint",
+    "load_checkpoint",
+    "load_run",
+    "load_weights",
+    "read_config",
+    "save_checkpoint",
+    "save_weights",
+    "start_run",
+    "write_config",
+]
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+POINTER = "checkpoint.json"
+_CHECKSUM_KEY = "rnnkit.sha256"
+
+
+# ----- checked safetensors -----------------------------------------------------------------------
+
+
+def _digest(tensors: Mapping[str, Tensor]) -> str:
+    """SHA-256 over names, dtypes, shapes and bytes of ``tensors`` (in sorted name order)."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_checked(path: str | Path, tensors: Mapping[str, Tensor]) -> None:
+    """Write ``tensors`` as safetensors, atomically, with their SHA-256 in the header metadata."""
+    flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    meta = {_CHECKSUM_KEY: _digest(flat)}
+    atomic_write(path, lambda tmp: save_file(flat, str(tmp), metadata=meta))
+
+
+def load_checked(path: str | Path) -> dict[str, Tensor]:
+    """Read a safetensors file written by :func:`save_checked` and verify its checksum.
+
+    Raises:
+        UserError: the file is missing, truncated, corrupted, or its tensors do not match the
+            checksum in its header (files without a checksum are accepted as they are).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise UserError(
+            f"{path}: not a readable safetensors file (truncated or corrupted?): {e}"
+        ) from e
+    want = meta.get(_CHECKSUM_KEY)
+    if want is not None and _digest(tensors) != want:
+        raise UserError(f"{path}: corrupted (its tensors do not match the checksum in its header)")
+    return tensors
+
+
+def save_weights(path: str | Path, model: nn.Module | Mapping[str, Tensor]) -> None:
+    """Save a model's ``state_dict()`` (or a state dict) as checked safetensors, atomically."""
+    state = model.state_dict() if isinstance(model, nn.Module) else model
+    save_checked(path, state)
+
+
+def load_weights(path: str | Path, model: nn.Module) -> None:
+    """Load weights saved by :func:`save_weights` into ``model``, checking names and shapes.
+
+    Raises:
+        UserError: naming the file and the first missing, unexpected or mis-shaped tensor.
+    """
+    path = Path(path)
+    weights = load_checked(path)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(weights))
+    extra = sorted(set(weights) - set(own))
+    if missing or extra:
+        what = f"lacks {missing[0]!r}" if missing else f"has an unexpected tensor {extra[0]!r}"
+        raise UserError(f"{path}: does not fit the model in config.json: it {what}")
+    for name, t in own.items():
+        if tuple(weights[name].shape) != tuple(t.shape):
+            raise UserError(
+                f"{path}: {name} has shape {tuple(weights[name].shape)}, the model in "
+                f"config.json needs {tuple(t.shape)}"
+            )
+    model.load_state_dict(weights)
+
+
+# ----- config and run directories ----------------------------------------------------------------
+
+
+def write_config(run_dir: str | Path, config: Mapping[str, Any]) -> None:
+    """Write ``RUN/config.json``; ``config`` must have a top-level ``"task"`` name."""
+    if not isinstance(config.get("task"), str):
+        raise ValueError("a run config needs a top-level 'task' name")
+    save_json(Path(run_dir) / CONFIG, dict(config))
+
+
+def read_config(run_dir: str | Path, task: str | None = None) -> dict[str, Any]:
+    """Read ``RUN/config.json``, checking that it is a run (of ``task``, when given).
+
+    Raises:
+        UserError: the directory or its config is missing or unreadable, or it holds a run of
+            another task.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise UserError(f"{run_dir}: no such run directory")
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: not a run directory (it is a file)")
+    if not (run_dir / CONFIG).is_file():
+        raise UserError(f"{run_dir}: not a run directory (no {CONFIG})")
+    config = load_json(run_dir / CONFIG)
+    if not isinstance(config, dict) or not isinstance(config.get("task"), str):
+        raise UserError(f'{run_dir / CONFIG}: not an rnnkit run config (no "task" field)')
+    if task is not None and config["task"] != task:
+        raise UserError(f"{run_dir}: is a {config['task']!r} run, not a {task!r} run")
+    return config
+
+
+def start_run(run_dir: str | Path, task: str, resume: bool) -> bool:
+    """Get ``run_dir`` ready for training; returns True when there is a checkpoint to resume.
+
+    A new run needs a missing or empty directory (it is created); ``resume`` needs a run of the
+    same ``task``. Resuming a run that has no checkpoint yet starts it afresh.
+
+    Raises:
+        UserError: the directory holds something else, or a run of another task.
+    """
+    run_dir = Path(run_dir)
+    if resume:
+        if not run_dir.exists():
+            raise UserError(f"{run_dir}: no run to resume (the directory does not exist)")
+        read_config(run_dir, task)
+        return has_checkpoint(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir}: exists and is a file; choose another --out")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        hint = (
+            "pass --resume to continue it"
+            if (run_dir / CONFIG).exists()
+            else "choose another --out"
+        )
+        raise UserError(f"{run_dir}: the directory is not empty; {hint}")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{run_dir}: cannot create the run directory: {e.strerror or e}") from e
+    return False
+
+
+@dataclass
+class LoadedRun:
+    """A finished (or checkpointed) run as sampling and evaluation need it."""
+
+    path: Path
+    config: dict[str, Any]
+    weights: dict[str, Tensor]
+
+
+def load_run(run_dir: str | Path, task: str) -> LoadedRun:
+    """Read ``config.json`` and ``model.safetensors`` of a run of ``task``.
+
+    Raises:
+        UserError: a missing directory or file, a corrupted or truncated file, or a run of
+            another task; the message names the path.
+    """
+    run_dir = Path(run_dir)
+    config = read_config(run_dir, task)
+    if not (run_dir / WEIGHTS).is_file():
+        raise UserError(f"{run_dir}: has no {WEIGHTS} yet (training has not saved any weights)")
+    return LoadedRun(run_dir, config, load_checked(run_dir / WEIGHTS))
+
+
+# ----- training checkpoints ----------------------------------------------------------------------
+
+
+@dataclass
+class TrainState:
+    """The trainer's counters, saved in ``train_state.json``.
+
+    Attributes:
+        step: optimizer steps taken.
+        units: units trained on (e.g. characters), for throughput.
+        elapsed: seconds of training so far, across resumes (the time budget counts these).
+        best_val: lowest validation loss seen, or ``None`` before the first evaluation.
+        best_step: the step of ``best_val``.
+        best_metrics: all metrics of that evaluation.
+        bad_evals: evaluations since the best one (early stopping counts these).
+        last_eval: the step of the last evaluation (-1: none yet).
+        window_loss, window_units: the unit-weighted loss sum and the units since the last
+            ``train_loss`` line of ``metrics.jsonl``.
+        stop_reason: why training stopped ("" while it has not).
+    """
+
+    step: int = 0
+    units: int = 0
+    elapsed: float = 0.0
+    best_val: float | None = None
+    best_step: int = 0
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    bad_evals: int = 0
+    last_eval: int = -1
+    window_loss: float = 0.0
+    window_units: int = 0
+    stop_reason: str = ""
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` restores besides the model and optimizer."""
+
+    state: TrainState
+    task_state: dict[str, Any]
+    best_weights: dict[str, Tensor] | None
+    path: Path
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    return (Path(run_dir) / POINTER).is_file()
+
+
+def _flatten_optimizer(sd: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Split an optimizer ``state_dict`` into tensors (for safetensors) and JSON."""
+    tensors: dict[str, Tensor] = {}
+    state_json: dict[str, dict[str, Any]] = {}
+    for index, entry in sd["state"].items():
+        for name, value in entry.items():
+            if isinstance(value, Tensor):
+                tensors[f"state.{index}.{name}"] = value
+            else:
+                state_json.setdefault(str(index), {})[name] = value
+    return tensors, {"param_groups": sd["param_groups"], "state": state_json}
+
+
+def _unflatten_optimizer(tensors: Mapping[str, Tensor], meta: Mapping[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        _, index, name = key.split(".", 2)
+        state.setdefault(int(index), {})[name] = value
+    for index, entry in meta.get("state", {}).items():
+        state.setdefault(int(index), {}).update(entry)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _rng_tensors() -> dict[str, Tensor]:
+    out = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            out[f"rng.cuda.{i}"] = s
+    np_state: Any = np.random.get_state()  # legacy global generator: ("MT19937", keys, pos, ...)
+    out["rng.numpy_keys"] = torch.from_numpy(np.asarray(np_state[1], dtype=np.int64))
+    return out
+
+
+def _rng_json() -> dict[str, Any]:
+    version, internal, gauss = random.getstate()
+    np_state: Any = np.random.get_state()
+    _, _, pos, has_gauss, cached = np_state
+    return {
+        "python": [version, list(internal), gauss],
+        "numpy": [int(pos), int(has_gauss), float(cached)],
+    }
+
+
+def _set_rng(tensors: Mapping[str, Tensor], meta: Mapping[str, Any]) -> None:
+    torch.set_rng_state(tensors["rng.torch"])
+    if torch.cuda.is_available():
+        cuda = [
+            tensors[f"rng.cuda.{i}"]
+            for i in range(torch.cuda.device_count())
+            if f"rng.cuda.{i}" in tensors
+        ]
+        if cuda:
+            torch.cuda.set_rng_state_all(cuda)
+    version, internal, gauss = meta["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "rng.numpy_keys" in tensors:
+        pos, has_gauss, cached = meta["numpy"]
+        keys = tensors["rng.numpy_keys"].numpy().astype(np.uint32)
+        np.random.set_state(("MT19937", keys, pos, has_gauss, cached))
+
+
+def _split_task_state(task_state: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    tensors = {f"task.{k}": v for k, v in task_state.items() if isinstance(v, Tensor)}
+    plain = {k: v for k, v in task_state.items() if not isinstance(v, Tensor)}
+    try:
+        json.dumps(plain)
+    except TypeError as e:
+        raise TypeError(f"a task's state_dict() must hold Tensors or JSON values: {e}") from e
+    return tensors, plain
+
+
+def save_checkpoint(
+    run_dir: str | Path,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: TrainState,
+    task_state: Mapping[str, Any],
+    best_weights: Mapping[str, Tensor] | None,
+) -> Path:
+    """Write a complete checkpoint directory for ``state.step``, then point ``checkpoint.json`` at it.
+
+    The RNG states saved are those at the time of the call. Older checkpoint directories are
+    removed once the new one is in place. Returns the new directory.
+
+    Raises:
+        UserError: writing failed (e.g. the disk is full); the previous checkpoint is intact and
+            still the one ``--resume`` uses.
+    """
+    run_dir = Path(run_dir)
+    name = f"checkpoint-{state.step:06d}"
+    n = 1
+    while (run_dir / name).exists():  # e.g. the final save at the step of the last periodic one
+        n += 1
+        name = f"checkpoint-{state.step:06d}-{n}"
+    tmp = run_dir / f".{name}.partial"
+    previous = _pointer(run_dir)
+    task_tensors, task_plain = _split_task_state(task_state)
+    opt_tensors, opt_json = _flatten_optimizer(optimizer.state_dict())
+    try:
+        tmp.mkdir(parents=True)
+        save_weights(tmp / "model.safetensors", model)
+        if best_weights is not None:
+            save_weights(tmp / "best.safetensors", best_weights)
+        save_checked(tmp / "optimizer.safetensors", opt_tensors)
+        save_json(tmp / "optimizer.json", opt_json)
+        save_checked(tmp / "train_state.safetensors", {**_rng_tensors(), **task_tensors})
+        save_json(
+            tmp / "train_state.json",
+            {"train": asdict(state), "task": task_plain, "rng": _rng_json()},
+        )
+        tmp.rename(run_dir / name)
+        save_json(run_dir / POINTER, {"dir": name, "step": state.step})
+    except (UserError, OSError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = f"the previous checkpoint ({previous}) is intact" if previous else "none was kept"
+        cause = e.__cause__ if isinstance(e, UserError) else e
+        reason = cause.strerror or str(cause) if isinstance(cause, OSError) else str(e)
+        raise UserError(
+            f"could not save the checkpoint of step {state.step} in {run_dir}: {reason}; {kept}"
+        ) from e
+    for old in run_dir.glob("checkpoint-*"):
+        if old.is_dir() and old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
+    return run_dir / name
+
+
+def _pointer(run_dir: Path) -> str | None:
+    if not (run_dir / POINTER).is_file():
+        return None
+    meta = load_json(run_dir / POINTER)
+    if not isinstance(meta, dict) or not isinstance(meta.get("dir"), str):
+        raise UserError(f'{run_dir / POINTER}: not a checkpoint pointer (no "dir" field)')
+    return str(meta["dir"])
+
+
+def load_checkpoint(
+    run_dir: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer
+) -> Checkpoint:
+    """Restore the latest checkpoint into ``model`` and ``optimizer`` and set the RNG states.
+
+    Raises:
+        UserError: a missing, truncated or corrupted checkpoint file, or weights that do not fit
+            the model; the message names the file.
+    """
+    run_dir = Path(run_dir)
+    name = _pointer(run_dir)
+    if name is None:
+        raise UserError(f"{run_dir}: has no checkpoint to resume")
+    ckpt = run_dir / name
+    if not ckpt.is_dir():
+        raise UserError(f"{run_dir / POINTER}: points at {name}, which is missing")
+    meta = load_json(ckpt / "train_state.json")
+    tensors = load_checked(ckpt / "train_state.safetensors")
+    opt_tensors = load_checked(ckpt / "optimizer.safetensors")
+    opt_json = load_json(ckpt / "optimizer.json")
+    best = load_checked(ckpt / "best.safetensors") if (ckpt / "best.safetensors").exists() else None
+    load_weights(ckpt / "model.safetensors", model)
+    try:
+        known = {f.name for f in fields(TrainState)}
+        state = TrainState(**{k: v for k, v in meta["train"].items() if k in known})
+        optimizer.load_state_dict(_unflatten_optimizer(opt_tensors, opt_json))
+        _set_rng(tensors, meta["rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise UserError(
+            f"{ckpt}: the checkpoint is incomplete or does not fit this run ({e})"
+        ) from e
+    task_state: dict[str, Any] = dict(meta.get("task", {}))
+    task_state.update({k[len("task.") :]: v for k, v in tensors.items() if k.startswith("task.")})
+    return Checkpoint(state, task_state, best, ckpt)

@@ -1,0 +1,484 @@
+"""The training loop every task shares: Adam with a schedule, clipping, limits, evaluation, early
+stopping, checkpoints, resume and Ctrl-C.
+
+A task plugs in by subclassing :class:`Task`::
+
+    class MyTask(Task):
+        unit = "sequence"                        # what n_units counts (throughput: "sequences/s")
+
+        def next_batch(self):                    # the next training batch (any object)
+            ...
+        def loss(self, model, batch):            # (mean loss per unit, number of units)
+            ...
+        def evaluate(self, model):               # {"val_loss": ..., other metrics}; the model is
+            ...                                  # in eval mode, under torch.no_grad()
+        def state_dict(self):                    # where the data stream stands, so that a resumed
+            ...                                  # run draws the same batches: Tensors or JSON values
+        def load_state_dict(self, state):
+            ...
+
+    model = ...                                  # build after seed_everything(config.seed)
+    result = Trainer(model, MyTask(...), TrainConfig(lr=1e-3, max_steps=2000), "runs/x").run()
+
+What the loop does, step by step:
+
+1. Stop if a limit is reached: ``max_steps``, ``time_budget`` (seconds of wall time, evaluation
+   and saving included, summed across resumes), early stopping (``patience`` evaluations without
+   a lower ``val_loss``), or Ctrl-C.
+2. Set the learning rate from the schedule: linear warm-up over ``warmup`` steps, then
+   ``constant``, ``cosine`` or ``linear`` decay to ``min_lr * lr`` at the end. The end is the
+   nearer of ``max_steps`` and ``time_budget``, so a run with a time budget decays by the fraction
+   of the budget spent (and is then not bit-for-bit reproducible: its schedule depends on speed).
+3. ``loss, n = task.loss(model, batch)``; add ``regularization_loss()`` of every rnnkit layer in
+   the model (weight and activity penalties); backward; clip the global gradient norm to ``clip``;
+   Adam step. A non-finite loss stops training with a :class:`~rnnkit.errors.UserError`.
+4. Every ``log_every`` steps append ``{"step", "elapsed", "lr", "train_loss", "rate"}`` to
+   ``metrics.jsonl``; every ``eval_every`` steps evaluate and append the metrics, keeping a copy of
+   the best weights; every ``checkpoint_every`` steps save a checkpoint (:mod:`.checkpoint`).
+5. At the end: evaluate if the last step was not, save a final checkpoint, put the best weights
+   in the model and in ``RUN/model.safetensors``, draw ``loss.png``, print a summary line.
+
+On Ctrl-C the loop finishes the step in progress, saves a checkpoint and returns with
+``interrupted=True`` (a second Ctrl-C aborts at once; the last checkpoint is intact either way).
+``run(resume=True)`` restores the weights, the optimizer, the counters, the task's data position
+and every RNG, and drops ``metrics.jsonl`` rows past the checkpoint, so with a step limit and the
+same seed it reaches the same numbers as a run that was never stopped.
+
+Evaluation runs with the RNG state saved and restored around it, so evaluating never changes
+the training that follows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import sys
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..errors import UserError
+from ..layers import RecurrentLayer
+from ..runs import append_jsonl, atomic_write, read_jsonl
+from .checkpoint import WEIGHTS, TrainState, load_checkpoint, save_checkpoint, save_weights
+from .progress import Progress, format_count, format_duration, format_rate
+
+__all__ = [
+    "SCHEDULES",
+    "Task",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "learning_rate",
+    "seed_everything",
+]
+
+SCHEDULES = ("constant", "cosine", "linear")
+METRICS = "metrics.jsonl"
+CURVE = "loss.png"
+
+
+@dataclass
+class TrainConfig:
+    """How to train; stored in a run's ``config.json`` under ``"train"``.
+
+    Each field maps one-to-one onto a ``rnnkit train`` flag (``max_steps`` <-> ``--max-steps``).
+    """
+
+    lr: float = 2e-3  # peak learning rate of Adam
+    max_steps: int = 0  # stop after this many optimizer steps (0: no step limit)
+    time_budget: float = 0.0  # stop after this many seconds (0: no time limit)
+    clip: float = 5.0  # clip the global gradient norm to this (0: no clipping)
+    eval_every: int = 200  # evaluate every N steps, and at the end (0: only at the end)
+    checkpoint_every: int = 1000  # save a checkpoint every N steps, and at the end (0: end only)
+    log_every: int = 50  # append the mean training loss to metrics.jsonl every N steps
+    patience: int = 0  # stop after N evaluations without a lower val_loss (0: never stop early)
+    seed: int = 0  # seeds torch, NumPy and Python (see seed_everything)
+    schedule: str = "cosine"  # decay after warm-up: constant | cosine | linear
+    warmup: int = 0  # steps of linear warm-up from lr/warmup to lr
+    min_lr: float = 0.1  # the learning rate at the end, as a fraction of lr
+    weight_decay: float = 0.0  # Adam's (coupled) L2 penalty
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam's moment decay rates
+
+    def __post_init__(self) -> None:
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
+        checks = [
+            ("lr", self.lr > 0, "a positive number"),
+            ("max_steps", self.max_steps >= 0, "0 or more"),
+            ("time_budget", self.time_budget >= 0, "0 or more seconds"),
+            ("clip", self.clip >= 0, "0 (off) or more"),
+            ("eval_every", self.eval_every >= 0, "0 or more"),
+            ("checkpoint_every", self.checkpoint_every >= 0, "0 or more"),
+            ("log_every", self.log_every >= 1, "1 or more"),
+            ("patience", self.patience >= 0, "0 (off) or more"),
+            ("warmup", self.warmup >= 0, "0 or more"),
+            ("min_lr", 0 <= self.min_lr <= 1, "a fraction in [0, 1]"),
+            ("weight_decay", self.weight_decay >= 0, "0 or more"),
+            ("betas", all(0 <= b < 1 for b in self.betas), "two numbers in [0, 1)"),
+        ]
+        for name, ok, want in checks:
+            if not ok:
+                raise ValueError(f"{name} must be {want}, got {getattr(self, name)!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """The inverse of :meth:`to_dict`; unknown keys are refused."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(unknown)}")
+        return cls(**d)
+
+
+def learning_rate(config: TrainConfig, step: int, elapsed: float) -> float:
+    """The learning rate for optimizer step ``step + 1`` after ``elapsed`` seconds.
+
+    >>> c = TrainConfig(lr=1.0, max_steps=100, warmup=10, min_lr=0.0)
+    >>> [round(learning_rate(c, s, 0.0), 3) for s in (0, 9, 10, 50, 100)]
+    [0.1, 1.0, 0.976, 0.5, 0.0]
+    """
+    if config.warmup and step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    parts = []
+    if config.max_steps:
+        parts.append(step / config.max_steps)
+    if config.time_budget:
+        parts.append(elapsed / config.time_budget)
+    if not parts or config.schedule == "constant":
+        return config.lr
+    p = min(1.0, max(parts))
+    floor = config.lr * config.min_lr
+    if config.schedule == "linear":
+        return config.lr - (config.lr - floor) * p
+    return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), NumPy's global generator and Python's ``random``."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+class Task(ABC):
+    """What the trainer needs from a task; see the module docstring for an example.
+
+    Attributes:
+        unit: what ``n_units`` counts, singular (``"char"``, ``"token"``, ``"sequence"``).
+        curve_label: the y-axis label of ``loss.png``.
+        curve_scale: ``loss * curve_scale`` is what ``loss.png`` draws (e.g. ``1 / ln 2`` for bits).
+    """
+
+    unit: str = "unit"
+    curve_label: str = "loss"
+    curve_scale: float = 1.0
+
+    @abstractmethod
+    def next_batch(self) -> Any:
+        """The next training batch, in a deterministic order given the task's state."""
+
+    @abstractmethod
+    def loss(self, model: nn.Module, batch: Any) -> tuple[Tensor, int]:
+        """``(loss, n_units)``: the mean loss per unit (what backward uses) and the unit count."""
+
+    @abstractmethod
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation metrics; must include ``"val_loss"`` (lower is better)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The data position: a flat dict of Tensors and JSON values (saved with checkpoints)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Restore what :meth:`state_dict` returned."""
+
+    def describe(self, metrics: dict[str, float]) -> str:
+        """Validation metrics in words, for the summary line."""
+        return f"val loss {metrics['val_loss']:.4f}"
+
+
+@dataclass
+class TrainResult:
+    """How a run ended. ``metrics`` are the best evaluation's (empty if none ran)."""
+
+    state: TrainState
+    metrics: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def rate(self) -> float:
+        """Units trained per second of wall time (evaluation and saving included)."""
+        return self.state.units / self.state.elapsed if self.state.elapsed > 0 else 0.0
+
+
+class _CtrlC:
+    """While active (main thread only), the first SIGINT sets ``requested``; a second one raises."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _regularization(model: nn.Module) -> Tensor | None:
+    total: Tensor | None = None
+    for m in model.modules():
+        if isinstance(m, RecurrentLayer):
+            r = m.regularization_loss()
+            total = r if total is None else total + r
+    return total
+
+
+class Trainer:
+    """Train ``model`` on ``task`` into the run directory ``run_dir``.
+
+    Args:
+        model: the model (already built and seeded; its weights are replaced on resume).
+        task: the :class:`Task`.
+        config: the :class:`TrainConfig`.
+        run_dir: an existing run directory (see :func:`~rnnkit.train.checkpoint.start_run`).
+        stream: where progress and the summary go (stdout by default).
+        progress: show the live progress bar / periodic lines.
+        progress_interval: seconds between progress lines when ``stream`` is not a terminal.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        config: TrainConfig,
+        run_dir: str | Path,
+        *,
+        stream: TextIO | None = None,
+        progress: bool = True,
+        progress_interval: float = 10.0,
+    ) -> None:
+        self.model = model
+        self.task = task
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.stream = stream if stream is not None else sys.stdout
+        self.show_progress = progress
+        self.progress_interval = progress_interval
+        self.optimizer = torch.optim.Adam(
+            model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+        )
+        self.state = TrainState()
+        self.best_weights: dict[str, Tensor] | None = None
+
+    # ----- pieces -------------------------------------------------------------------------------
+
+    def _evaluate(self) -> dict[str, float]:
+        rng = torch.get_rng_state()
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                metrics = {k: float(v) for k, v in self.task.evaluate(self.model).items()}
+        finally:
+            self.model.train(was_training)
+            torch.set_rng_state(rng)
+        if "val_loss" not in metrics:
+            raise TypeError(f"{type(self.task).__name__}.evaluate() must return a 'val_loss'")
+        return metrics
+
+    def _record_eval(self, metrics: dict[str, float], lr: float) -> None:
+        s = self.state
+        append_jsonl(
+            self.run_dir / METRICS,
+            {"step": s.step, "elapsed": round(s.elapsed, 3), "lr": lr, **metrics},
+        )
+        val = metrics["val_loss"]
+        if s.best_val is None or val < s.best_val:
+            s.best_val, s.best_step, s.bad_evals = val, s.step, 0
+            s.best_metrics = dict(metrics)
+            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            s.bad_evals += 1
+        s.last_eval = s.step
+
+    def _save(self) -> None:
+        save_checkpoint(
+            self.run_dir,
+            model=self.model,
+            optimizer=self.optimizer,
+            state=self.state,
+            task_state=self.task.state_dict(),
+            best_weights=self.best_weights,
+        )
+
+    def _resume(self) -> None:
+        ckpt = load_checkpoint(self.run_dir, self.model, self.optimizer)
+        self.state = ckpt.state
+        self.best_weights = ckpt.best_weights
+        try:
+            self.task.load_state_dict(ckpt.task_state)
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise UserError(
+                f"{ckpt.path}: the task's saved state does not fit this run ({e})"
+            ) from e
+        rows = [
+            r for r in read_jsonl(self.run_dir / METRICS) if r.get("step", 0) <= self.state.step
+        ]
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+        atomic_write(self.run_dir / METRICS, lambda tmp: _write_text(tmp, text))
+
+    def _limit_reached(self) -> str:
+        c, s = self.config, self.state
+        if c.max_steps and s.step >= c.max_steps:
+            return "step limit"
+        if c.time_budget and s.elapsed >= c.time_budget:
+            return "time budget"
+        if c.patience and s.bad_evals >= c.patience:
+            return f"early stopping (no better val_loss in {c.patience} evaluations)"
+        return ""
+
+    def _plot(self) -> None:
+        from ..viz.curves import plot_loss_curve
+
+        plot_loss_curve(
+            self.run_dir / METRICS,
+            self.run_dir / CURVE,
+            scale=self.task.curve_scale,
+            ylabel=self.task.curve_label,
+        )
+
+    # ----- the loop -----------------------------------------------------------------------------
+
+    def run(self, resume: bool = False) -> TrainResult:
+        """Train until a limit is reached (or Ctrl-C); see the module docstring."""
+        if resume:
+            self._resume()
+        c, s = self.config, self.state
+        s.stop_reason = ""
+        progress = Progress(
+            c.max_steps,
+            c.time_budget,
+            self.task.unit,
+            self.stream,
+            self.progress_interval,
+            enabled=self.show_progress,
+        )
+        if resume:
+            progress.note(f"resuming at step {s.step:,} ({format_duration(s.elapsed)} trained)")
+        self.model.train()
+        session_start, elapsed0, units0 = time.perf_counter(), s.elapsed, s.units
+        window_start = session_start
+        lr = learning_rate(c, s.step, s.elapsed)
+        interrupted = False
+        with _CtrlC() as ctrl_c:
+            while not (reason := self._limit_reached()):
+                lr = learning_rate(c, s.step, s.elapsed)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                batch = self.task.next_batch()
+                loss, n = self.task.loss(self.model, batch)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise UserError(
+                        f"training diverged at step {s.step + 1}: the loss is {value}; lower --lr "
+                        "or --clip (the last checkpoint is intact)"
+                    )
+                reg = _regularization(self.model)
+                total = loss if reg is None else loss + reg
+                self.optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                if c.clip:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), c.clip)
+                self.optimizer.step()
+                s.step += 1
+                s.units += n
+                s.window_loss += value * n
+                s.window_units += n
+                now = time.perf_counter()
+                s.elapsed = elapsed0 + (now - session_start)
+                rate = (s.units - units0) / max(now - session_start, 1e-9)
+                if s.step % c.log_every == 0:
+                    append_jsonl(
+                        self.run_dir / METRICS,
+                        {
+                            "step": s.step,
+                            "elapsed": round(s.elapsed, 3),
+                            "lr": lr,
+                            "train_loss": s.window_loss / s.window_units,
+                            "rate": s.window_units / max(now - window_start, 1e-9),
+                        },
+                    )
+                    s.window_loss, s.window_units, window_start = 0.0, 0, now
+                if c.eval_every and s.step % c.eval_every == 0:
+                    self._record_eval(self._evaluate(), lr)
+                if c.checkpoint_every and s.step % c.checkpoint_every == 0:
+                    self._save()
+                s.elapsed = elapsed0 + (time.perf_counter() - session_start)
+                shown = s.window_loss / s.window_units if s.window_units else value
+                progress.update(s.step, s.elapsed, shown, rate)
+                if ctrl_c.requested:
+                    interrupted = True
+                    reason = "interrupted"
+                    break
+        progress.close()
+        s.stop_reason = reason
+        if interrupted:
+            self._save()
+            self._plot()
+            print(
+                f"interrupted at step {s.step:,}: checkpoint saved in {self.run_dir}; "
+                "continue with --resume",
+                file=self.stream,
+                flush=True,
+            )
+            return TrainResult(s, s.best_metrics, interrupted=True)
+        if s.last_eval != s.step:
+            self._record_eval(self._evaluate(), lr)
+        s.elapsed = elapsed0 + (time.perf_counter() - session_start)
+        self._save()
+        if self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+        save_weights(self.run_dir / WEIGHTS, self.model)
+        self._plot()
+        result = TrainResult(s, s.best_metrics)
+        best = self.task.describe(s.best_metrics) if s.best_metrics else "no evaluation"
+        print(
+            f"trained {s.step:,} steps ({format_count(s.units)} {self.task.unit}s) in "
+            f"{format_duration(s.elapsed)} at {format_rate(result.rate)} {self.task.unit}s/s; "
+            f"stopped by {reason}; best {best} at step {s.best_step:,}",
+            file=self.stream,
+            flush=True,
+        )
+        return result
