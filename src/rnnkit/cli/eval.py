@@ -21,7 +21,9 @@ from ..train.checkpoint import read_config
 __all__ = ["EVALUATORS", "register", "run"]
 
 # run config "task" -> evaluating module in rnnkit.cli
-EVALUATORS: dict[str, str] = {}
+EVALUATORS: dict[str, str] = {
+    "text": "eval_text",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

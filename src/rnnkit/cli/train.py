@@ -13,7 +13,7 @@ import importlib
 __all__ = ["TASKS", "register"]
 
 # Task modules in rnnkit.cli, in the order `rnnkit train --help` lists them.
-TASKS: list[str] = []
+TASKS: list[str] = ["train_text"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -456,6 +456,7 @@ class Trainer:
         s.stop_reason = reason
         if interrupted:
             self._save()
+            save_weights(self.run_dir / WEIGHTS, self.best_weights or self.model)
             self._plot()
             print(
                 f"interrupted at step {s.step:,}: checkpoint saved in {self.run_dir}; "
