@@ -1,0 +1,146 @@
+"""What the fused kernels share: in-place activations, autocast, masks and the empty sequence.
+
+Every fused kernel has the signature of :func:`rnnkit.kernels.reference.run_reference` and wraps one
+``torch.autograd.Function`` whose forward runs the whole sequence of one layer in one direction:
+
+1. the input projection for all ``T`` steps as one GEMM, ``(T*B, I) @ (I, G*H)``;
+2. per step, one GEMM ``h_{t-1} @ W_hh^T`` added in place into that step's slice of the projection,
+   then the gate math as in-place pointwise ops on preallocated buffers;
+3. backward through time by hand: per step only the pointwise gate derivatives and
+   ``dh_{t-1} = dG_t @ W_hh``; the weight, bias and input gradients are single GEMMs (or sums) over
+   all steps after the loop (``dW_hh = dG^T @ H_prev``, ``dW_ih = dG^T @ X``, ``dx = dG @ W_ih``).
+
+Shapes: ``T`` steps, ``B`` batch, ``I`` input, ``H`` hidden, ``R`` recurrent state size (``H`` or
+the LSTM projection ``P``), ``G`` gates.
+
+Lengths follow :func:`~rnnkit.kernels.reference.run_reference`: with ``m_t = [t < length]`` the state
+is ``s_t = m_t ŝ_t + (1 - m_t) s_{t-1}`` and the output ``m_t ŝ_t``, so in backward the new value
+gets ``m_t (dout_t + ds_t)`` and the kept one ``(1 - m_t) ds_t``.
+
+Activation derivatives come from :attr:`rnnkit.activations.Activation.grad_from_output`; a user
+callable without one cannot be fused (:func:`unfusable_activation` says which option).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor
+
+from ..activations import Activation
+from ..cells.base import CellMath, State
+from .reference import SequenceResult
+
+__all__ = [
+    "act_",
+    "act_out",
+    "autocast_dtype",
+    "cast_all",
+    "dact",
+    "drop_mask",
+    "empty_result",
+    "float_mask",
+    "no_autocast",
+    "prev_steps",
+    "sum_rows",
+    "unfusable_activation",
+]
+
+# In-place forms of the activations whose function we recognise by identity (not by name, so a
+# user's Activation("tanh", something_else) is never mistaken for torch.tanh).
+_INPLACE: dict[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]] = {
+    torch.tanh: torch.tanh_,
+    torch.sigmoid: torch.sigmoid_,
+    torch.relu: torch.relu_,
+}
+
+
+def act_(act: Activation, t: Tensor) -> Tensor:
+    """Apply ``act`` to ``t`` in place (a view into a gate buffer) and return it."""
+    inplace = _INPLACE.get(act.fn)
+    if inplace is not None:
+        return inplace(t)
+    if act.name == "identity":
+        return t
+    return t.copy_(act.fn(t))
+
+
+def act_out(act: Activation, src: Tensor, out: Tensor) -> Tensor:
+    """``act(src)``, written into ``out`` when the function allows it."""
+    if act.fn is torch.tanh or act.fn is torch.sigmoid:
+        return act.fn(src, out=out)
+    return act.fn(src)
+
+
+def dact(act: Activation, y: Tensor) -> Tensor:
+    """``dy/dx`` from the output ``y``: one op for sigmoid (``y - y²``) and tanh (``1 - y²``)."""
+    if act.fn is torch.sigmoid:
+        return torch.addcmul(y, y, y, value=-1)
+    if act.fn is torch.tanh:
+        return torch.addcmul(y.new_ones(()), y, y, value=-1)
+    grad = act.grad_from_output
+    assert grad is not None, f"activation {act.name!r} has no derivative"
+    return grad(y)
+
+
+def unfusable_activation(**acts: Activation) -> str | None:
+    """The first ``option=name`` whose activation has no known derivative, else ``None``."""
+    for option, act in acts.items():
+        if act.grad_from_output is None:
+            return f"{option}={act.name!r} (a callable without a known derivative)"
+    return None
+
+
+def float_mask(mask: Tensor | None, like: Tensor) -> Tensor | None:
+    """The ``(T, B, 1)`` boolean length mask as 0/1 in ``like``'s dtype (``None`` stays ``None``)."""
+    return None if mask is None else mask.to(like.dtype)
+
+
+def drop_mask(drop: Sequence[Tensor | None] | None, k: int) -> Tensor | None:
+    """The recurrent-dropout mask for state entry ``k``, or ``None``."""
+    return None if drop is None else drop[k]
+
+
+def prev_steps(first: Tensor, steps: Tensor) -> Tensor:
+    """``(T, B, n)``: the state entering each step, ``[first, steps[0], ..., steps[T-2]]``."""
+    return torch.cat([first.unsqueeze(0), steps[:-1]])
+
+
+def sum_rows(t: Tensor) -> Tensor:
+    """Sum a ``(T, B, n)`` gradient over time and batch: a bias gradient ``(n,)``."""
+    return t.reshape(-1, t.shape[-1]).sum(0)
+
+
+def empty_result(cell: CellMath, x: Tensor, state: State, keep_steps: bool) -> SequenceResult:
+    """The result for ``T = 0``: no outputs, the state unchanged."""
+    B = x.shape[1]
+    steps = tuple(x.new_zeros((0, B, n)) for n in cell.state_sizes) if keep_steps else None
+    return SequenceResult(x.new_zeros((0, B, cell.output_size)), state, steps)
+
+
+def autocast_dtype(x: Tensor) -> torch.dtype | None:
+    """The autocast dtype when autocast is on for ``x``'s device and ``x`` is float32, else ``None``."""
+    dev = x.device.type
+    if x.dtype != torch.float32 or not torch.is_autocast_enabled(dev):
+        return None
+    return torch.get_autocast_dtype(dev)
+
+
+def cast_all(dtype: torch.dtype | None, *tensors: Tensor | None) -> list[Tensor | None]:
+    """Cast floating tensors to ``dtype`` (differentiably); ``None`` entries and ``dtype=None`` pass."""
+    if dtype is None:
+        return list(tensors)
+    return [t if t is None or not t.is_floating_point() else t.to(dtype) for t in tensors]
+
+
+@contextmanager
+def no_autocast(x: Tensor) -> Iterator[None]:
+    """Run a fused Function with autocast off: its inputs were already cast by :func:`cast_all`.
+
+    Under ``torch.autocast("cpu", dtype=torch.bfloat16)`` the whole kernel then runs in bfloat16
+    (GEMMs and pointwise math), as torch's own RNN kernels do under autocast.
+    """
+    with torch.autocast(x.device.type, enabled=False):
+        yield

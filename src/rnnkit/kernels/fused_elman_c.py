@@ -1,0 +1,4 @@
+"""C++ time loops of the fused elman kernel."""
+
+ELMAN_C = r"""
+"""

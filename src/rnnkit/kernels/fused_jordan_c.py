@@ -1,0 +1,4 @@
+"""C++ time loops of the fused jordan kernel."""
+
+JORDAN_C = r"""
+"""
