@@ -23,6 +23,9 @@ __all__ = ["EVALUATORS", "register", "run"]
 # run config "task" -> evaluating module in rnnkit.cli
 EVALUATORS: dict[str, str] = {
     "text": "eval_text",
+    "classify": "eval_seq",
+    "regress": "eval_seq",
+    "tag": "eval_seq",
 }
 
 

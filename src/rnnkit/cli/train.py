@@ -13,7 +13,7 @@ import importlib
 __all__ = ["TASKS", "register"]
 
 # Task modules in rnnkit.cli, in the order `rnnkit train --help` lists them.
-TASKS: list[str] = ["train_text"]
+TASKS: list[str] = ["train_text", "train_classify", "train_regress", "train_tag"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "TextRecords",
     "label_text",
     "label_value",
+    "long_records",
     "read_long_csv",
     "read_npz",
     "read_table",
@@ -233,7 +234,17 @@ def read_long_csv(
         label_column: the per-sequence label (must be the same on all its rows); ``None``: none.
         feature_columns: the features; default every other column.
     """
-    table = read_table(path)
+    return long_records(read_table(path), id_column, step_column, label_column, feature_columns)
+
+
+def long_records(
+    table: Table,
+    id_column: str = "id",
+    step_column: str = "step",
+    label_column: str | None = "label",
+    feature_columns: list[str] | None = None,
+) -> NumericRecords:
+    """:func:`read_long_csv` on a table already read."""
     table.require(id_column, "--id-column")
     table.require(step_column, "--step-column")
     if label_column is not None:

@@ -59,7 +59,10 @@ def _directions(layer: nn.Module) -> int:
 def run_layer(layer: nn.Module, x: Tensor, lengths: Tensor) -> Tensor:
     """Run ``layer`` over batch-first ``x (B, T, I)``: ``(B, T, D*O)``, zeros past each length."""
     if isinstance(layer, RecurrentLayer):
-        out, _ = layer(x if layer.batch_first else x.transpose(0, 1), lengths=lengths)
+        full = lengths.numel() > 0 and int(lengths.min()) == x.shape[1]  # no padding: skip packing
+        out, _ = layer(
+            x if layer.batch_first else x.transpose(0, 1), lengths=None if full else lengths
+        )
         return out if layer.batch_first else out.transpose(0, 1)  # (B, T, D*O)
     T = x.shape[1]
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)

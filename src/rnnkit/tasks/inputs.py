@@ -1,0 +1,464 @@
+"""What DATA means for a sequence task, and how it becomes padded tensors.
+
+DATA is a file — a text table (CSV/TSV/JSONL), a long-format CSV, an ``.npz``, a CoNLL file — or
+the name of a built-in set: ``adding``, ``copy``, ``dinner`` (generated on the fly) and
+``digits-rows``, ``digits-pixels`` (scikit-learn's digits). :class:`DataConfig` says how to read
+it and is stored in the run, with the fitted :class:`Encoders` (vocabulary, label names, feature
+and target scalers), so ``predict`` and ``eval`` read new data exactly as training did.
+
+Everything is read and checked before anything is written: a bad file never leaves a half-made run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.batching import IGNORE_INDEX, LabelMap, PaddedSet, Vocab, pad_sequences, split_indices
+from ..data.conll import read_conll
+from ..data.digits import DIGIT_LABELS, DIGITS, digits_sequences, digits_split
+from ..data.synthetic import SYNTHETIC
+from ..data.tables import (
+    JSONL_SUFFIXES,
+    NumericRecords,
+    label_text,
+    label_value,
+    long_records,
+    read_npz,
+    read_table,
+    text_records,
+)
+from ..errors import UserError
+from ..runs import load_json, save_json
+
+__all__ = [
+    "BUILTINS",
+    "DataConfig",
+    "Encoders",
+    "Loaded",
+    "Splits",
+    "load_for_eval",
+    "load_training",
+    "tokenize",
+]
+
+BUILTINS = [*SYNTHETIC, *DIGITS]
+SYNTHETIC_VAL_SEED = 1_000_003  # the validation set of a synthetic task is the same for every run
+SYNTHETIC_TEST_SEED = 2_000_003
+
+
+@dataclass
+class DataConfig:
+    """How DATA is read (the CLI's data flags, one to one; stored in ``config.json``)."""
+
+    task: str  # classify | regress | tag
+    format: str = "auto"  # auto | text | long-csv | npz | conll; "builtin" once resolved to one
+    builtin: str | None = None  # the built-in set's name, when DATA is one
+    length: int | None = None  # T of a synthetic task (its default when None)
+    text_column: str = "text"
+    label_column: str = "label"
+    level: str = "char"  # char | word: how text is cut into tokens
+    lowercase: bool = False
+    min_count: int = 1  # rarer tokens become <unk>
+    max_vocab: int | None = None  # keep only the most frequent tokens
+    max_length: int | None = None  # keep the first N steps of longer sequences
+    id_column: str = "id"  # long CSV: the sequence id
+    step_column: str = "step"  # long CSV: the step order
+    feature_columns: list[str] | None = None  # long CSV: default all other columns
+    val_fraction: float = 0.1  # files: the share held out for validation
+    val_size: int = 1000  # synthetic sets: sequences in the fixed validation and test sets
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> DataConfig:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Encoders:
+    """What training fitted to its data, applied unchanged to new data."""
+
+    vocab: Vocab | None = None  # token ids (None for numeric features)
+    labels: LabelMap | None = None  # class or tag names (None for regression)
+    feature_names: list[str] | None = None
+    feature_mean: list[float] | None = None  # z-scoring of numeric features (None: as they are)
+    feature_std: list[float] | None = None
+    target_mean: float = 0.0  # regression: the model predicts (y - mean) / std
+    target_std: float = 1.0
+
+    @property
+    def input_size(self) -> int:
+        if self.vocab is not None:
+            return len(self.vocab)
+        assert self.feature_names is not None
+        return len(self.feature_names)
+
+    def scale(self, seqs: list[np.ndarray]) -> list[np.ndarray]:
+        if self.feature_mean is None or self.feature_std is None:
+            return seqs
+        mean = np.array(self.feature_mean, dtype=np.float32)
+        std = np.array(self.feature_std, dtype=np.float32)
+        return [(s - mean) / std for s in seqs]
+
+    def save(self, run: Path) -> None:
+        """``labels.json``, ``vocab.json`` and ``scaler.json``, as they apply."""
+        if self.labels is not None:
+            save_json(run / "labels.json", self.labels.to_json())
+        if self.vocab is not None:
+            save_json(run / "vocab.json", self.vocab.to_json())
+        scaler = {"feature_names": self.feature_names, "feature_mean": self.feature_mean,
+                  "feature_std": self.feature_std, "target_mean": self.target_mean,
+                  "target_std": self.target_std}  # fmt: skip
+        save_json(run / "scaler.json", scaler)
+
+    @classmethod
+    def load(cls, run: Path) -> Encoders:
+        enc = cls(**load_json(run / "scaler.json"))
+        if (run / "labels.json").exists():
+            enc.labels = LabelMap.from_json(load_json(run / "labels.json"))
+        if (run / "vocab.json").exists():
+            enc.vocab = Vocab.from_json(load_json(run / "vocab.json"))
+        return enc
+
+
+@dataclass
+class Splits:
+    """Training data: a fixed set or a generator of fresh batches, and validation (and test) sets."""
+
+    val: PaddedSet
+    train: PaddedSet | None = None
+    stream: Callable[[int, np.random.Generator], PaddedSet] | None = None
+    test: PaddedSet | None = None
+
+
+@dataclass
+class Loaded:
+    """Data to evaluate or predict: padded, plus the tokens of a CoNLL file (to write them back)."""
+
+    data: PaddedSet
+    tokens: list[list[str]] | None = None
+    skipped: int = 0  # rows (or tokens) left out for an unknown label
+    has_labels: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def tokenize(text: str, level: str, lowercase: bool) -> list[str]:
+    """Characters, or words and punctuation marks.
+
+    >>> tokenize("Don't stop!", "word", True)
+    ['don', "'", 't', 'stop', '!']
+    """
+    if lowercase:
+        text = text.lower()
+    return list(text) if level == "char" else re.findall(r"\w+|[^\w\s]", text)
+
+
+# ----- resolving DATA ---------------------------------------------------------------------------
+
+
+def resolve(data: str, cfg: DataConfig) -> DataConfig:
+    """Decide what ``data`` is: a built-in name or a file of some format; check the task can use it."""
+    path = Path(data)
+    if not path.exists() and data in BUILTINS:
+        kinds = SYNTHETIC[data].kinds if data in SYNTHETIC else ("classify",)
+        if cfg.task not in kinds:
+            fix = " or ".join(f"rnnkit train {k} {data}" for k in kinds)
+            raise UserError(f"{data} is a {'/'.join(kinds)} task, not {cfg.task}: use {fix}")
+        return DataConfig(**{**cfg.to_json(), "format": "builtin", "builtin": data})
+    if not path.exists():
+        raise UserError(f"{data}: no such file, and no built-in dataset of that name "
+                        f"(built-ins: {', '.join(BUILTINS)})")  # fmt: skip
+    if path.is_dir():
+        raise UserError(f"{data}: is a directory, expected a data file")
+    fmt = cfg.format
+    if fmt == "auto":
+        if cfg.task == "tag":
+            fmt = "conll"
+        elif path.suffix.lower() == ".npz":
+            fmt = "npz"
+        else:
+            fmt = "table"  # text or long CSV, decided from the columns
+    if cfg.task == "tag" and fmt != "conll":
+        raise UserError(
+            f"{data}: tagging reads CoNLL files (token and tag per line), not --format {fmt}"
+        )
+    if cfg.task != "tag" and fmt == "conll":
+        raise UserError(f"{data}: --format conll is for tagging: rnnkit train tag {data}")
+    return DataConfig(**{**cfg.to_json(), "format": fmt, "builtin": None})
+
+
+def _table_format(table_columns: list[str], cfg: DataConfig, source: str) -> str:
+    if cfg.text_column in table_columns:
+        return "text"
+    if cfg.id_column in table_columns and cfg.step_column in table_columns:
+        return "long-csv"
+    have = ", ".join(table_columns) or "none"
+    raise UserError(
+        f"{source}: no column {cfg.text_column!r} (columns: {have}); choose the text with "
+        f"--text-column, or for numeric sequences give --format long-csv with --id-column/--step-column"
+    )
+
+
+# ----- records -> padded sets -------------------------------------------------------------------
+
+
+@dataclass
+class _Records:
+    """Loaded rows before encoding: token lists or feature arrays, with raw labels or tags."""
+
+    source: str
+    where: list[str]
+    tokens: list[list[str]] | None = None
+    seqs: list[np.ndarray] | None = None
+    labels: list[Any] | None = None  # one per row (classify, regress)
+    tags: list[list[str]] | None = None  # one per step (tag)
+    feature_names: list[str] | None = None
+
+
+def _read(data: str, cfg: DataConfig, labelled: bool) -> _Records:
+    """Read a file as ``cfg`` says; ``labelled=False`` accepts files without labels (predict)."""
+    fmt = cfg.format
+    if fmt == "conll":
+        r = read_conll(data, require_tags=labelled)
+        tokens = [[t.lower() for t in s] if cfg.lowercase else s for s in r.tokens]
+        return _Records(r.source, r.where, tokens=tokens, tags=r.tags)
+    if fmt == "npz":
+        n = read_npz(data, require_y=labelled)
+        return _Records(
+            n.source, n.where, seqs=n.seqs, labels=n.labels, feature_names=n.feature_names
+        )
+    table = read_table(data)
+    if fmt in ("table", "auto"):
+        fmt = cfg.format = _table_format(table.columns, cfg, table.source)
+    label_col: str | None = cfg.label_column
+    if not labelled and cfg.label_column not in table.columns:
+        label_col = None
+    if fmt == "long-csv":
+        nr: NumericRecords = long_records(
+            table, cfg.id_column, cfg.step_column, label_col, cfg.feature_columns
+        )
+        return _Records(
+            nr.source, nr.where, seqs=nr.seqs, labels=nr.labels, feature_names=nr.feature_names
+        )
+    if fmt != "text":
+        raise UserError(f"{data}: unknown --format {fmt!r}")
+    tr = text_records(table, cfg.text_column, label_col)
+    tokens = [tokenize(t, cfg.level, cfg.lowercase) for t in tr.texts]
+    for k, toks in enumerate(tokens):
+        if not toks:
+            raise UserError(
+                f"{tr.source} {tr.where[k]}: {cfg.text_column!r} has no tokens at --level {cfg.level}"
+            )
+    return _Records(tr.source, tr.where, tokens=tokens, labels=tr.labels)
+
+
+def _truncate(seqs: list[Any], max_length: int | None) -> list[Any]:
+    return seqs if not max_length else [s[:max_length] for s in seqs]
+
+
+def _inputs(rec: _Records, enc: Encoders, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Padded inputs ``(N, T)`` ids or ``(N, T, F)`` features, and lengths."""
+    if rec.tokens is not None:
+        if enc.vocab is None:
+            raise UserError(f"{rec.source}: this model reads numeric features, the file holds text")
+        ids = [enc.vocab.encode(t) for t in _truncate(rec.tokens, cfg.max_length)]
+        return pad_sequences(ids, np.int64)
+    assert rec.seqs is not None and rec.feature_names is not None
+    if enc.vocab is not None or enc.feature_names is None:
+        raise UserError(f"{rec.source}: this model reads text, the file holds numeric features")
+    if len(rec.feature_names) != len(enc.feature_names):
+        raise UserError(
+            f"{rec.source}: {len(rec.feature_names)} features ({', '.join(rec.feature_names)}), "
+            f"but the model was trained on {len(enc.feature_names)} ({', '.join(enc.feature_names)})"
+        )
+    return pad_sequences(enc.scale(_truncate(rec.seqs, cfg.max_length)), np.float32)
+
+
+def _targets(
+    rec: _Records, enc: Encoders, cfg: DataConfig, T: int, policy: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Targets, and a keep-mask over rows (False for rows skipped by the unknown-label policy)."""
+    keep = np.ones(len(rec.where), dtype=bool)
+    if cfg.task == "regress":
+        assert rec.labels is not None
+        y = np.array(
+            [label_value(v, rec.source, w) for v, w in zip(rec.labels, rec.where, strict=True)]
+        )
+        return y.astype(np.float32), keep
+    assert enc.labels is not None
+    if cfg.task == "classify":
+        assert rec.labels is not None
+        texts = [label_text(v) for v in rec.labels]
+        ids = enc.labels.encode(texts, rec.source, rec.where, policy)  # type: ignore[arg-type]
+        return ids, ids >= 0
+    assert rec.tags is not None
+    tags = np.full((len(rec.tags), T), IGNORE_INDEX, dtype=np.int64)
+    for n, seq in enumerate(_truncate(rec.tags, cfg.max_length)):
+        where = [f"{rec.where[n]} (sequence {n + 1}, token {k + 1})" for k in range(len(seq))]
+        ids = enc.labels.encode(seq, rec.source, where, policy)  # type: ignore[arg-type]
+        tags[n, : len(seq)] = np.where(ids >= 0, ids, IGNORE_INDEX)
+    return tags, keep
+
+
+def _fit(rec: _Records, cfg: DataConfig, train_idx: np.ndarray) -> Encoders:
+    """Vocabulary, label names and scalers from the training rows."""
+    enc = Encoders()
+    if rec.tokens is not None:
+        enc.vocab = Vocab.build([rec.tokens[i] for i in train_idx], cfg.min_count, cfg.max_vocab)
+    else:
+        assert rec.seqs is not None
+        enc.feature_names = rec.feature_names
+        steps = np.concatenate([rec.seqs[i] for i in train_idx])  # (sum T_i, F)
+        std = steps.std(axis=0)
+        enc.feature_mean = [float(v) for v in steps.mean(axis=0)]
+        enc.feature_std = [float(v) if v > 1e-8 else 1.0 for v in std]
+    if cfg.task == "classify":
+        assert rec.labels is not None
+        enc.labels = LabelMap.build(
+            [label_text(v) for v in rec.labels], rec.source, cfg.label_column
+        )
+    elif cfg.task == "tag":
+        assert rec.tags is not None
+        enc.labels = LabelMap.build([t for s in rec.tags for t in s], rec.source, "tag")
+    else:
+        assert rec.labels is not None
+        y = np.array([label_value(rec.labels[i], rec.source, rec.where[i]) for i in train_idx])
+        enc.target_mean = float(y.mean())
+        enc.target_std = float(y.std()) if y.std() > 1e-8 else 1.0
+    return enc
+
+
+def _encode(rec: _Records, enc: Encoders, cfg: DataConfig, policy: str = "error") -> Loaded:
+    x, lengths = _inputs(rec, enc, cfg)
+    data = PaddedSet(x, lengths, None, list(rec.where))
+    has_labels = rec.labels is not None or rec.tags is not None
+    if not has_labels:
+        return Loaded(data, rec.tokens, has_labels=False)
+    y, keep = _targets(rec, enc, cfg, x.shape[1], policy)
+    data.y = y
+    skipped = int((~keep).sum())
+    if cfg.task == "tag" and rec.tags is not None:
+        skipped = sum(len(s) for s in rec.tags) - int((y != IGNORE_INDEX).sum())
+    if not keep.all():
+        data = data.subset(np.flatnonzero(keep))
+    return Loaded(data, rec.tokens, skipped=skipped)
+
+
+# ----- built-in sets ----------------------------------------------------------------------------
+
+
+def _builtin_encoders(cfg: DataConfig) -> Encoders:
+    name = cfg.builtin
+    assert name is not None
+    if name in DIGITS:
+        F = 8 if DIGITS[name] == "rows" else 1
+        return Encoders(labels=LabelMap(DIGIT_LABELS), feature_names=[f"x{j}" for j in range(F)])
+    task = SYNTHETIC[name]
+    X, y = task.generate(10_000, cfg.length or task.default_length, np.random.default_rng(0))
+    enc = Encoders(feature_names=[f"x{j}" for j in range(X.shape[-1])])
+    if task.labels is None:  # regression: standardise with the generator's own statistics
+        enc.target_mean, enc.target_std = float(y.mean()), float(y.std())
+    else:
+        enc.labels = LabelMap(task.labels)
+    return enc
+
+
+def _synthetic_set(cfg: DataConfig, n: int, rng: np.random.Generator) -> PaddedSet:
+    assert cfg.builtin is not None
+    task = SYNTHETIC[cfg.builtin]
+    X, y = task.generate(n, cfg.length or task.default_length, rng)
+    if cfg.task == "classify" and y.ndim == 2:
+        y = y[:, -1]  # many-to-one: the last step's label
+    lengths = np.full(n, X.shape[1], dtype=np.int64)
+    return PaddedSet(X, lengths, y, [f"sequence {k}" for k in range(n)])
+
+
+def _builtin_sets(cfg: DataConfig) -> Splits:
+    name = cfg.builtin
+    assert name is not None
+    if name in DIGITS:
+        X, y = digits_sequences(DIGITS[name])
+        full = PaddedSet(
+            X, np.full(len(X), X.shape[1], dtype=np.int64), y, [f"digit {k}" for k in range(len(X))]
+        )
+        train, val, test = (full.subset(i) for i in digits_split(len(X)))
+        return Splits(val=val, train=train, test=test)
+    val = _synthetic_set(cfg, cfg.val_size, np.random.default_rng(SYNTHETIC_VAL_SEED))
+    test = _synthetic_set(cfg, cfg.val_size, np.random.default_rng(SYNTHETIC_TEST_SEED))
+    return Splits(val=val, stream=lambda n, rng: _synthetic_set(cfg, n, rng), test=test)
+
+
+# ----- public entry points ----------------------------------------------------------------------
+
+
+def load_training(data: str, cfg: DataConfig, seed: int) -> tuple[Splits, Encoders, DataConfig]:
+    """Read, check and encode training data; hold out ``val_fraction`` of a file for validation.
+
+    Returns:
+        the splits, the fitted encoders and the resolved config (to store in the run).
+    """
+    if not 0 < cfg.val_fraction < 1:
+        raise UserError(f"--val-fraction must lie in (0, 1), got {cfg.val_fraction}")
+    cfg = resolve(data, cfg)
+    if cfg.builtin is not None:
+        if cfg.builtin in SYNTHETIC:
+            cfg.length = cfg.length or SYNTHETIC[cfg.builtin].default_length
+            if cfg.length < (2 if cfg.builtin == "adding" else 1):
+                raise UserError(f"--length must be at least 2 for {cfg.builtin}, got {cfg.length}")
+        return _builtin_sets(cfg), _builtin_encoders(cfg), cfg
+    rec = _read(data, cfg, labelled=True)
+    N = len(rec.where)
+    if N < 2:
+        raise UserError(
+            f"{rec.source}: {N} sequence(s); training needs at least 2 (one to validate on)"
+        )
+    n_val = min(max(1, round(cfg.val_fraction * N)), N - 1)
+    train_idx, val_idx = split_indices(N, [1 - n_val / N, n_val / N], seed)
+    enc = _fit(rec, cfg, train_idx)
+    full = _encode(rec, enc, cfg).data
+    return Splits(val=full.subset(val_idx), train=full.subset(train_idx)), enc, cfg
+
+
+def load_for_eval(
+    data: str, cfg: DataConfig, enc: Encoders, *, labelled: bool = True, policy: str = "error"
+) -> Loaded:
+    """Read new data as training read its data: the test split of a built-in set, or a whole file.
+
+    Args:
+        labelled: labels are required (eval); with ``False`` they are read when present (predict).
+        policy: ``"error"`` or ``"skip"`` for a label never seen in training.
+    """
+    if not Path(data).exists() and data in BUILTINS:
+        if cfg.builtin != data:
+            raise UserError(
+                f"{data}: this run was trained on {cfg.builtin or 'a file'}, not the built-in {data}"
+            )
+        test = _builtin_sets(cfg).test
+        assert test is not None
+        return Loaded(test)
+    file_cfg = resolve(data, DataConfig(**{**cfg.to_json(), "format": _file_format(cfg, data)}))
+    rec = _read(data, file_cfg, labelled=labelled)
+    return _encode(rec, enc, file_cfg, policy)
+
+
+def _file_format(cfg: DataConfig, data: str) -> str:
+    """The format to read a new file in: the training file's, or auto for a run trained on a built-in."""
+    if cfg.format != "builtin":
+        return cfg.format
+    if cfg.task == "tag":
+        raise UserError(
+            f"{data}: this run was trained on {cfg.builtin}; tag files need a CoNLL-trained run"
+        )
+    suffix = Path(data).suffix.lower()
+    return (
+        "npz"
+        if suffix == ".npz"
+        else ("long-csv" if suffix in (".csv", ".tsv", *JSONL_SUFFIXES) else "auto")
+    )
