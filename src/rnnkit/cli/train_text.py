@@ -148,8 +148,8 @@ def _read(corpus: list[str], encoding: str) -> tuple[str, str, list[str]]:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.resume:
-        config = read_config(out, task="text")
         resumable = start_run(out, "text", resume=True)
+        config = read_config(out, task="text")
         corpus = args.corpus or [c for c in config["data"]["corpus"] if c != BUILTIN]
         text, where, _ = _read(corpus, config["data"]["encoding"])
         if _fingerprint(text) != config["data"]["sha256"]:

@@ -304,7 +304,11 @@ def _unflatten_optimizer(tensors: Mapping[str, Tensor], meta: Mapping[str, Any])
         state.setdefault(int(index), {})[name] = value
     for index, entry in meta.get("state", {}).items():
         state.setdefault(int(index), {}).update(entry)
-    return {"state": state, "param_groups": meta["param_groups"]}
+    groups = [  # JSON turned tuples (Adam's betas) into lists; "params" stays a list
+        {k: tuple(v) if isinstance(v, list) and k != "params" else v for k, v in g.items()}
+        for g in meta["param_groups"]
+    ]
+    return {"state": state, "param_groups": groups}
 
 
 def _rng_tensors() -> dict[str, Tensor]:
