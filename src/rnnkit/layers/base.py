@@ -17,14 +17,21 @@ from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.base import CellMath, State, Weights
 from ..initializers import Initializer, get_initializer
-from ..kernels import run_native, run_native_packed, run_reference, run_stack
+from ..kernels import (
+    fused_kernel_for,
+    fused_unfusable,
+    run_native,
+    run_native_packed,
+    run_reference,
+    run_stack,
+)
 from ..kernels.native import NativeMode
 from ..regularizers import Regularizer, get_regularizer
 from .inputs import check_state, prepare_input, repack, shape_str
 
 __all__ = ["BACKENDS", "RecurrentLayer", "SlowPathWarning"]
 
-BACKENDS = ("auto", "native", "reference")
+BACKENDS = ("auto", "native", "fused", "reference")
 
 
 class SlowPathWarning(UserWarning):
@@ -267,17 +274,26 @@ class RecurrentLayer(nn.Module):
         return None
 
     def _select_kernel(self, keep_steps: bool) -> str:
+        """``"native"``, ``"fused"`` or ``"reference"``: the fastest kernel that computes exactly
+        this configuration (or the one ``backend`` names); warns once per option that forces the
+        reference loop."""
+        name = type(self).__name__
         if self.backend == "reference":
             return "reference"
         reason = self._slow_reason(keep_steps)
-        if reason is None:
+        if reason is None and self.backend != "fused":
             return "native"
         if self.backend == "native":
-            raise ValueError(f"{type(self).__name__}: backend='native' cannot run {reason}")
-        if reason not in self._warned:
-            self._warned.add(reason)
+            raise ValueError(f"{name}: backend='native' cannot run {reason}")
+        why = fused_unfusable(self.cells[0])
+        if why is None:
+            return "fused"
+        if self.backend == "fused":
+            raise ValueError(f"{name}: backend='fused' cannot run {why}")
+        if why not in self._warned:
+            self._warned.add(why)
             warnings.warn(
-                f"{type(self).__name__}: {reason} has no fused kernel yet; running the reference loop",
+                f"{name}: {why} has no fused kernel; running the reference loop (much slower)",
                 SlowPathWarning,
                 stacklevel=3,
             )
@@ -338,9 +354,12 @@ class RecurrentLayer(nn.Module):
         B = x.shape[1]
         state0 = self._initial_state(hx, B, x, prep.unbatched)
         steps = None
-        if self._select_kernel(return_states) == "native":
+        kind = self._select_kernel(return_states)
+        if kind == "native":
             output, final = self._run_native(x, state0, lens, prep.packed)
         else:
+            kernel = fused_kernel_for(self.cells[0]) if kind == "fused" else run_reference
+            assert kernel is not None
             in_masks, rec_masks = self._dropout_masks(B, x)
             out, final, steps = run_stack(
                 self.cells,
@@ -351,7 +370,7 @@ class RecurrentLayer(nn.Module):
                 x,
                 state0,
                 lens,
-                run_reference,
+                kernel,
                 dropout=self.dropout,
                 training=self.training,
                 input_masks=in_masks,
