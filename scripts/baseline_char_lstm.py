@@ -8,6 +8,10 @@ the last 10 %, scored as one contiguous stream at the end (and every --eval-ever
 BATCH parallel streams, for the log).
 
     python scripts/baseline_char_lstm.py ../shared/data/tinyshakespeare.txt --time-budget 300
+
+With ``--interleave N`` it instead times N training steps of this model and N of rnnkit's
+LanguageModel (same sizes, same batch, same optimizer) in alternation, so both see the same
+machine load, and prints the median chars/s of each.
 """
 
 from __future__ import annotations
@@ -52,10 +56,44 @@ def bits_per_char(model: CharLSTM, data: torch.Tensor, streams: int, seq_len: in
     return total / (streams * L) / math.log(2)
 
 
+def interleave(args: argparse.Namespace, vocab: int, xs: torch.Tensor, ys: torch.Tensor) -> None:
+    """Median training throughput of the torch model and rnnkit's, stepped in alternation."""
+    import rnnkit
+    from rnnkit.models.language_model import LanguageModel
+
+    torch.manual_seed(args.seed)
+    plain = CharLSTM(vocab, args.embed, args.hidden, args.layers)
+    ours = LanguageModel(vocab, rnnkit.LSTM(args.embed, args.hidden, args.layers), embed=args.embed)
+    models = {"torch.nn.LSTM": plain, "rnnkit": ours}
+    opts = {k: torch.optim.Adam(m.parameters(), lr=args.lr) for k, m in models.items()}
+    states: dict[str, object] = dict.fromkeys(models)
+    times: dict[str, list[float]] = {k: [] for k in models}
+    B, T = args.batch, args.seq_len
+    for i in range(args.interleave + 2):
+        pos = (i * T) % (xs.shape[0] - T)
+        for name, model in models.items():
+            start = time.perf_counter()
+            logits, state = model(xs[pos : pos + T], states[name])
+            states[name] = tuple(s.detach() for s in state)
+            loss = F.cross_entropy(logits.flatten(0, 1), ys[pos : pos + T].flatten())
+            opts[name].zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            opts[name].step()
+            if i >= 2:  # the first steps set up oneDNN's primitives
+                times[name].append(time.perf_counter() - start)
+    for name, ts in times.items():
+        med = sorted(ts)[len(ts) // 2]
+        print(
+            f"{name:14s} B={B} T={T}: median {1000 * med:.0f} ms/step, {B * T / med:,.0f} chars/s"
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("corpus")
-    p.add_argument("--time-budget", type=float, default=300)
+    p.add_argument("--time-budget", type=float, default=300, help="seconds (0: no limit)")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0: no limit)")
     p.add_argument("--embed", type=int, default=64)
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=2)
@@ -67,6 +105,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="write the results here")
+    p.add_argument(
+        "--interleave",
+        type=int,
+        default=0,
+        metavar="N",
+        help="time N steps of this model and of rnnkit's, alternating, then exit",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -82,11 +127,16 @@ def main() -> None:
     xs = train[: B * L].view(B, L).t()  # (L, B): B parallel streams
     ys = train[1 : B * L + 1].view(B, L).t()
 
+    if args.interleave:
+        interleave(args, len(chars), xs, ys)
+        return
     model = CharLSTM(len(chars), args.embed, args.hidden, args.layers)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     start = time.perf_counter()
     next_eval, step, chars_seen, pos, state = args.eval_every, 0, 0, 0, None
-    while time.perf_counter() - start < args.time_budget:
+    while (not args.time_budget or time.perf_counter() - start < args.time_budget) and (
+        not args.max_steps or step < args.max_steps
+    ):
         if pos + T > L:
             pos, state = 0, None
         logits, state = model(xs[pos : pos + T], state)

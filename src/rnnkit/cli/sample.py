@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import torch
+
 from ..data.vocab import tokenize
 from ..errors import UserError
 from ..sampling import Sampler
@@ -79,10 +81,17 @@ def run(args: argparse.Namespace) -> int:
     out.write(prime_text if args.prime is not None or prime_text != "\n" else "")
     out.flush()
     previous: int | None = prime[-1]
-    for index in model.generate(prime, args.length, sampler):
-        out.write(vocab.piece(previous, index))
-        out.flush()
-        previous = index
+    # Generation is one tiny step after another: threads add only synchronisation (and stall
+    # badly on a busy machine), so one thread is fastest.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for index in model.generate(prime, args.length, sampler):
+            out.write(vocab.piece(previous, index))
+            out.flush()
+            previous = index
+    finally:
+        torch.set_num_threads(threads)
     out.write("\n")
     out.flush()
     return 0

@@ -66,8 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="RUN", help="the run directory to write")
     g = p.add_argument_group("text")
     g.add_argument("--level", default="char", help="symbols: char or word (default char)")
-    g.add_argument("--embed", type=int, default=64, metavar="N", help="embedding size (default 64)")
-    g.add_argument("--one-hot", action="store_true", help="feed one-hot vectors, no embedding")
+    inputs = g.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--embed", type=int, default=64, metavar="N", help="embedding size (default 64)"
+    )
+    inputs.add_argument(
+        "--one-hot", action="store_true", help="feed one-hot vectors instead of an embedding"
+    )
     g.add_argument(
         "--seq-len",
         type=int,

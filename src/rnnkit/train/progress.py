@@ -88,7 +88,7 @@ class Progress:
             self._bar = tqdm(
                 total=1000,
                 file=self.stream,
-                bar_format="{percentage:3.0f}%|{bar:24}| {postfix}",
+                bar_format="{percentage:3.0f}%|{bar:24}| {desc}",
                 dynamic_ncols=True,
                 leave=True,
             )
@@ -140,7 +140,7 @@ class Progress:
             return
         frac = self.fraction(step, elapsed)
         self._bar.n = round(1000 * frac) if frac is not None else 0
-        self._bar.set_postfix_str(text, refresh=False)
+        self._bar.set_description_str(text, refresh=False)
         self._bar.refresh()
 
     def note(self, message: str) -> None:

@@ -23,7 +23,8 @@ A task plugs in by subclassing :class:`Task`::
 What the loop does, step by step:
 
 1. Stop if a limit is reached: ``max_steps``, ``time_budget`` (seconds of wall time, evaluation
-   and saving included, summed across resumes), early stopping (``patience`` evaluations without
+   and saving included, summed across resumes; the loop stops early enough to leave time for
+   the final evaluation, as long as the last one took), early stopping (``patience`` evaluations without
    a lower ``val_loss``), or Ctrl-C.
 2. Set the learning rate from the schedule: linear warm-up over ``warmup`` steps, then
    ``constant``, ``cosine`` or ``linear`` decay to ``min_lr * lr`` at the end. The end is the
@@ -38,8 +39,8 @@ What the loop does, step by step:
 5. At the end: evaluate if the last step was not, save a final checkpoint, put the best weights
    in the model and in ``RUN/model.safetensors``, draw ``loss.png``, print a summary line.
 
-On Ctrl-C the loop finishes the step in progress, saves a checkpoint and returns with
-``interrupted=True`` (a second Ctrl-C aborts at once; the last checkpoint is intact either way).
+On Ctrl-C the loop finishes the step in progress, saves a checkpoint, writes the best weights so
+far to ``RUN/model.safetensors`` (so the run can be sampled) and returns with ``interrupted=True`` (a second Ctrl-C aborts at once; the last checkpoint is intact either way).
 ``run(resume=True)`` restores the weights, the optimizer, the counters, the task's data position
 and every RNG, and drops ``metrics.jsonl`` rows past the checkpoint, so with a step limit and the
 same seed it reaches the same numbers as a run that was never stopped.
@@ -300,11 +301,15 @@ class Trainer:
             model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
         )
         self.state = TrainState()
+        self._eval_seconds = (
+            0.0  # how long the last evaluation took (the budget keeps room for one)
+        )
         self.best_weights: dict[str, Tensor] | None = None
 
     # ----- pieces -------------------------------------------------------------------------------
 
     def _evaluate(self) -> dict[str, float]:
+        start = time.perf_counter()
         rng = torch.get_rng_state()
         was_training = self.model.training
         self.model.eval()
@@ -314,6 +319,7 @@ class Trainer:
         finally:
             self.model.train(was_training)
             torch.set_rng_state(rng)
+        self._eval_seconds = time.perf_counter() - start
         if "val_loss" not in metrics:
             raise TypeError(f"{type(self.task).__name__}.evaluate() must return a 'val_loss'")
         return metrics
@@ -363,7 +369,7 @@ class Trainer:
         c, s = self.config, self.state
         if c.max_steps and s.step >= c.max_steps:
             return "step limit"
-        if c.time_budget and s.elapsed >= c.time_budget:
+        if c.time_budget and s.elapsed + self._eval_seconds >= c.time_budget:
             return "time budget"
         if c.patience and s.bad_evals >= c.patience:
             return f"early stopping (no better val_loss in {c.patience} evaluations)"
