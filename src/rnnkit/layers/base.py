@@ -422,6 +422,69 @@ class RecurrentLayer(nn.Module):
             final = tuple(f[:, unorder] for f in final)
         return PackedSequence(data, packed.batch_sizes, order, unorder), final
 
+    # ----- one time step (generation) --------------------------------------------------------
+
+    def step(self, input: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """One time step with carried state: ``forward`` on a length-1 input, as generation needs.
+
+        Standard configurations call torch's fused cell functions (``torch.lstm_cell``,
+        ``gru_cell``, ``rnn_tanh_cell``, ``rnn_relu_cell``) layer by layer, which is quicker than
+        ``torch.nn.LSTM`` on a length-1 input; variants step their cell's equations. No dropout is
+        applied (generation), so it equals ``forward`` in eval mode.
+
+        Args:
+            input: ``(B, I)``, or unbatched ``(I,)``.
+            state: as ``forward``'s ``hx`` (each entry ``(L, B, size)``, or ``(L, size)`` unbatched);
+                ``None`` starts from the initial state (zeros, learned, or the carried one).
+
+        Returns:
+            ``(output (B, O), state)``, the state packaged as ``forward`` returns ``h_n``.
+
+        >>> import torch
+        >>> lstm = LSTM(3, 5, num_layers=2, peephole=True)
+        >>> y, state = lstm.step(torch.randn(4, 3))
+        >>> y, state = lstm.step(torch.randn(4, 3), state)
+        >>> tuple(y.shape), tuple(state[1].shape)
+        ((4, 5), (2, 4, 5))
+        """
+        name = type(self).__name__
+        if self.bidirectional:
+            raise ValueError(f"{name}: step() needs a unidirectional layer (bidirectional=True)")
+        if not isinstance(input, Tensor) or not input.dtype.is_floating_point:
+            got = input.dtype if isinstance(input, Tensor) else type(input).__name__
+            raise ValueError(f"{name}: step expects a floating-point Tensor input, got {got}")
+        if input.dim() not in (1, 2) or input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: step expects input of size (B, {self.input_size}) or "
+                f"({self.input_size},), got {shape_str(input.shape)}"
+            )
+        unbatched = input.dim() == 1
+        x = input.unsqueeze(0) if unbatched else input  # (B, I)
+        state0 = self._initial_state(state, x.shape[0], x, unbatched)  # entries (L, B, size)
+        mode = self.native_mode() if getattr(self, "proj_size", 0) == 0 else None
+        cell_fn: Any = {
+            "lstm": torch.lstm_cell,
+            "gru": torch.gru_cell,
+            "rnn_tanh": torch.rnn_tanh_cell,
+            "rnn_relu": torch.rnn_relu_cell,
+        }.get(mode or "")
+        finals = []
+        for l, cell in enumerate(self.cells):
+            w, s = self.weights(l, 0), tuple(e[l] for e in state0)
+            if cell_fn is None:
+                s = cell.step(x, s, w)
+            else:
+                args = (w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh"))
+                s = tuple(cell_fn(x, s, *args)) if mode == "lstm" else (cell_fn(x, s[0], *args),)
+            finals.append(s)
+            x = s[0]
+        final = tuple(torch.stack(entry) for entry in zip(*finals, strict=True))  # (L, B, size)
+        if self.stateful:
+            self._carry, self._reset_rows = tuple(f.detach() for f in final), None
+        if unbatched:
+            x, final = x.squeeze(0), tuple(f.squeeze(1) for f in final)
+        return x, self._join_state(final)
+
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}"]
         for key, default in [
