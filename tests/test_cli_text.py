@@ -318,6 +318,11 @@ def test_prime_outside_the_vocabulary(trained: Path, capsys: pytest.CaptureFixtu
     assert "--top-p must be in (0, 1]" in bad(capsys, "sample", trained, "--top-p", "0")
 
 
+def test_resume_keeps_the_batch(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    msg = bad(capsys, "train", "text", "--out", trained, "--resume", "--batch", "8")
+    assert "--batch 8: a resumed run keeps its batch of 4" in msg
+
+
 def test_corrupted_and_truncated_checkpoints(
     trained: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

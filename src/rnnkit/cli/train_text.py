@@ -5,6 +5,11 @@ The run directory gets ``config.json`` (task ``"text"``), ``vocab.json``, ``mode
 ``metrics.jsonl``, ``loss.png`` and a checkpoint; ``rnnkit sample RUN`` then writes more text
 and ``rnnkit eval RUN FILE`` scores a held-out file.
 
+``--resume`` continues from the last checkpoint with the stored model, vocabulary, batch and
+window (CORPUS may be left out: the stored paths are read again, and must hold the same text);
+training flags given on the command line (``--max-steps``, ``--time-budget``, ``--lr``, ...)
+override the stored ones, e.g. to extend a finished run.
+
 The defaults were measured on tinyshakespeare (docs/TEXT.md): a 2-layer LSTM of 256 units on a
 64-wide embedding, batches of 32 streams x 128 characters, Adam at 3e-3 with 100 steps of
 warm-up and a cosine decay to the end of the time budget, gradient norm clipped at 5.
@@ -162,7 +167,11 @@ def run(args: argparse.Namespace) -> int:
         vocab = Vocabulary.load(out / VOCAB)
         train = train_config(args, stored=config["train"])
         config["train"] = train.to_dict()
-        config["batch"] = batch_size(args, config["batch"])
+        if args.batch is not None and args.batch != config["batch"]:
+            raise UserError(
+                f"--batch {args.batch}: a resumed run keeps its batch of {config['batch']} "
+                "(the carried state has one row per stream)"
+            )
         write_config(out, config)
     else:
         if out.exists():  # refuse a non-empty directory before reading the corpus

@@ -391,6 +391,8 @@ class Trainer:
         """Train until a limit is reached (or Ctrl-C); see the module docstring."""
         if resume:
             self._resume()
+        else:  # a fresh start (e.g. resuming a run that never saved a checkpoint)
+            (self.run_dir / METRICS).unlink(missing_ok=True)
         c, s = self.config, self.state
         s.stop_reason = ""
         progress = Progress(
