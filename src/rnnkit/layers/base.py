@@ -440,8 +440,8 @@ class RecurrentLayer(nn.Module):
         Returns:
             ``(output (B, O), state)``, the state packaged as ``forward`` returns ``h_n``.
 
-        >>> import torch
-        >>> lstm = LSTM(3, 5, num_layers=2, peephole=True)
+        >>> import torch, rnnkit
+        >>> lstm = rnnkit.LSTM(3, 5, num_layers=2, peephole=True)
         >>> y, state = lstm.step(torch.randn(4, 3))
         >>> y, state = lstm.step(torch.randn(4, 3), state)
         >>> tuple(y.shape), tuple(state[1].shape)
