@@ -41,8 +41,15 @@ def test_generation_steps_once_per_symbol_and_matches_rerunning_the_prefix(
     lm = make(embed, layer)
     calls: list[int] = []
     lm.rnn.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
+    real_step = lm.rnn.step
+
+    def step(x: torch.Tensor, state: object = None) -> object:
+        calls.append(-x.shape[0])  # a step of a (B=1) batch
+        return real_step(x, state)
+
+    lm.rnn.step = step  # type: ignore[method-assign]
     written = list(lm.generate([1, 2, 3], 8, lambda logits: int(logits.argmax())))
-    assert calls == [3] + [1] * 8  # the prime once, then one step per new symbol
+    assert calls == [3] + [-1] * 8  # the prime once, then one step per new symbol
     # greedy decoding by rerunning the whole prefix each time gives the same symbols
     seq = [1, 2, 3]
     with torch.no_grad():

@@ -9,8 +9,8 @@ Graves 2013 and Karpathy 2015 for characters). Loss in nats per symbol; bits per
 nats / ln 2, perplexity is e^nats.
 
 :meth:`LanguageModel.generate` writes one symbol per step: the prime is read once, then each new
-symbol is fed back as a length-1 input with the carried state, so a symbol costs one step of
-the layer, never a rerun of the prefix. :meth:`LanguageModel.score` scores a long stream as
+symbol is fed back through the layer's ``step`` with the carried state, so a symbol costs one
+step of the layer, never a rerun of the prefix. :meth:`LanguageModel.score` scores a long stream as
 contiguous text.
 
 Shape letters: ``T`` time, ``B`` batch, ``E`` embedding, ``O`` layer output, ``V`` vocabulary.
@@ -77,6 +77,15 @@ class LanguageModel(nn.Module):
         out, state = self.rnn(e, state)  # (T, B, O)
         return self.head(self.drop(out)), state  # (T, B, V)
 
+    def step(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
+        """One symbol per row: ``x (B,)`` int64 -> ``(logits (B, V), state)``, through the layer's
+        :meth:`~rnnkit.layers.RecurrentLayer.step` (no dropout: for generation)."""
+        e = (
+            self.embed(x) if self.embed is not None else F.one_hot(x, self.vocab_size).float()
+        )  # (B, E)
+        out, state = self.rnn.step(e, state)  # (B, O)
+        return self.head(out), state  # (B, V)
+
     # ----- scoring ------------------------------------------------------------------------------
 
     @torch.no_grad()
@@ -126,8 +135,8 @@ class LanguageModel(nn.Module):
     ) -> Iterator[int]:
         """Yield ``length`` symbols after ``prime``, each chosen by ``choose(logits (V,))``.
 
-        The prime is read in one pass; then each chosen symbol is fed back alone, with the state
-        carried, so each new symbol costs one step of the layer.
+        The prime is read in one pass (``forward``); then each chosen symbol is fed back alone
+        through :meth:`step` with the state carried, so each new symbol costs one step.
         """
         if not prime:
             raise ValueError("generate needs a prime of at least one symbol")
@@ -140,8 +149,8 @@ class LanguageModel(nn.Module):
             for _ in range(length):
                 nxt = choose(last)
                 yield nxt
-                logits, state = self(torch.tensor([[nxt]], device=device), state)  # one step
-                last = logits[0, 0]
+                logits, state = self.step(torch.tensor([nxt], device=device), state)  # (1, V)
+                last = logits[0]
         finally:
             self.train(was)
 
