@@ -301,9 +301,8 @@ class Trainer:
             model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
         )
         self.state = TrainState()
-        self._eval_seconds = (
-            0.0  # how long the last evaluation took (the budget keeps room for one)
-        )
+        # how long the last evaluation took: a time budget keeps room for one more
+        self._eval_seconds = 0.0
         self.best_weights: dict[str, Tensor] | None = None
 
     # ----- pieces -------------------------------------------------------------------------------
