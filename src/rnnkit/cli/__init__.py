@@ -17,7 +17,7 @@ from ..errors import UserError
 __all__ = ["build_parser", "main", "run"]
 
 # Command modules, in the order `rnnkit --help` lists them.
-COMMANDS = ["demo", "train", "sample", "eval", "predict", "compare"]
+COMMANDS = ["demo", "train", "sample", "eval", "predict", "compare", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:
