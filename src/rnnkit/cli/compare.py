@@ -85,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     add_model_args(p, defaults={"hidden": 128, "layers": 1})
     add_training_args(
-        p, defaults={"max_steps": 2000, "eval_every": 100, "checkpoint_every": 0, "batch": 64}
+        p, defaults={"max_steps": 2000, "eval_every": 100, "checkpoint_every": 0, "batch": 32}
     )
     p.set_defaults(func=run)
 
@@ -125,8 +125,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = train_config(args)
     batch = batch_size(args)
     specs = {}
+    forget_bias = args.unit_forget_bias
     for cell in cells:  # check every cell's flags before training any
         args.cell = cell
+        args.unit_forget_bias = forget_bias and CELLS[cell].forget_bias  # LSTM cells only
         specs[cell] = layer_spec(args)
     length = args.length or (
         SYNTHETIC[args.task].default_length if args.task in SYNTHETIC else None

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import UserError
 from .batching import split_indices
 
-__all__ = ["DIGITS", "DIGITS_SPLIT_SEED", "digits_sequences", "digits_split"]
+__all__ = ["DIGITS", "DIGITS_SPLIT_SEED", "DIGIT_LABELS", "digits_sequences", "digits_split"]
 
 DIGITS = {"digits-rows": "rows", "digits-pixels": "pixels"}
 DIGITS_SPLIT_SEED = 1998

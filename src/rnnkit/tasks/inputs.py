@@ -11,9 +11,7 @@ Everything is read and checked before anything is written: a bad file never leav
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,6 @@ import numpy as np
 
 from ..data.batching import IGNORE_INDEX, LabelMap, PaddedSet, Vocab, pad_sequences, split_indices
 from ..data.conll import read_conll
-from ..data.digits import DIGIT_LABELS, DIGITS, digits_sequences, digits_split
 from ..data.synthetic import SYNTHETIC
 from ..data.tables import (
     JSONL_SUFFIXES,
@@ -34,7 +31,8 @@ from ..data.tables import (
     text_records,
 )
 from ..errors import UserError
-from ..runs import load_json, save_json
+from .builtin_sets import BUILTINS, builtin_encoders, builtin_sets
+from .config import DataConfig, Encoders, Loaded, Splits, tokenize
 
 __all__ = [
     "BUILTINS",
@@ -46,118 +44,6 @@ __all__ = [
     "load_training",
     "tokenize",
 ]
-
-BUILTINS = [*SYNTHETIC, *DIGITS]
-SYNTHETIC_VAL_SEED = 1_000_003  # the validation set of a synthetic task is the same for every run
-SYNTHETIC_TEST_SEED = 2_000_003
-
-
-@dataclass
-class DataConfig:
-    """How DATA is read (the CLI's data flags, one to one; stored in ``config.json``)."""
-
-    task: str  # classify | regress | tag
-    format: str = "auto"  # auto | text | long-csv | npz | conll; "builtin" once resolved to one
-    builtin: str | None = None  # the built-in set's name, when DATA is one
-    length: int | None = None  # T of a synthetic task (its default when None)
-    text_column: str = "text"
-    label_column: str = "label"
-    level: str = "char"  # char | word: how text is cut into tokens
-    lowercase: bool = False
-    min_count: int = 1  # rarer tokens become <unk>
-    max_vocab: int | None = None  # keep only the most frequent tokens
-    max_length: int | None = None  # keep the first N steps of longer sequences
-    id_column: str = "id"  # long CSV: the sequence id
-    step_column: str = "step"  # long CSV: the step order
-    feature_columns: list[str] | None = None  # long CSV: default all other columns
-    val_fraction: float = 0.1  # files: the share held out for validation
-    val_size: int = 1000  # synthetic sets: sequences in the fixed validation and test sets
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> DataConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-
-@dataclass
-class Encoders:
-    """What training fitted to its data, applied unchanged to new data."""
-
-    vocab: Vocab | None = None  # token ids (None for numeric features)
-    labels: LabelMap | None = None  # class or tag names (None for regression)
-    feature_names: list[str] | None = None
-    feature_mean: list[float] | None = None  # z-scoring of numeric features (None: as they are)
-    feature_std: list[float] | None = None
-    target_mean: float = 0.0  # regression: the model predicts (y - mean) / std
-    target_std: float = 1.0
-
-    @property
-    def input_size(self) -> int:
-        if self.vocab is not None:
-            return len(self.vocab)
-        assert self.feature_names is not None
-        return len(self.feature_names)
-
-    def scale(self, seqs: list[np.ndarray]) -> list[np.ndarray]:
-        if self.feature_mean is None or self.feature_std is None:
-            return seqs
-        mean = np.array(self.feature_mean, dtype=np.float32)
-        std = np.array(self.feature_std, dtype=np.float32)
-        return [(s - mean) / std for s in seqs]
-
-    def save(self, run: Path) -> None:
-        """``labels.json``, ``vocab.json`` and ``scaler.json``, as they apply."""
-        if self.labels is not None:
-            save_json(run / "labels.json", self.labels.to_json())
-        if self.vocab is not None:
-            save_json(run / "vocab.json", self.vocab.to_json())
-        scaler = {"feature_names": self.feature_names, "feature_mean": self.feature_mean,
-                  "feature_std": self.feature_std, "target_mean": self.target_mean,
-                  "target_std": self.target_std}  # fmt: skip
-        save_json(run / "scaler.json", scaler)
-
-    @classmethod
-    def load(cls, run: Path) -> Encoders:
-        enc = cls(**load_json(run / "scaler.json"))
-        if (run / "labels.json").exists():
-            enc.labels = LabelMap.from_json(load_json(run / "labels.json"))
-        if (run / "vocab.json").exists():
-            enc.vocab = Vocab.from_json(load_json(run / "vocab.json"))
-        return enc
-
-
-@dataclass
-class Splits:
-    """Training data: a fixed set or a generator of fresh batches, and validation (and test) sets."""
-
-    val: PaddedSet
-    train: PaddedSet | None = None
-    stream: Callable[[int, np.random.Generator], PaddedSet] | None = None
-    test: PaddedSet | None = None
-
-
-@dataclass
-class Loaded:
-    """Data to evaluate or predict: padded, plus the tokens of a CoNLL file (to write them back)."""
-
-    data: PaddedSet
-    tokens: list[list[str]] | None = None
-    skipped: int = 0  # rows (or tokens) left out for an unknown label
-    has_labels: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def tokenize(text: str, level: str, lowercase: bool) -> list[str]:
-    """Characters, or words and punctuation marks.
-
-    >>> tokenize("Don't stop!", "word", True)
-    ['don', "'", 't', 'stop', '!']
-    """
-    if lowercase:
-        text = text.lower()
-    return list(text) if level == "char" else re.findall(r"\w+|[^\w\s]", text)
 
 
 # ----- resolving DATA ---------------------------------------------------------------------------
@@ -351,50 +237,6 @@ def _encode(rec: _Records, enc: Encoders, cfg: DataConfig, policy: str = "error"
     return Loaded(data, rec.tokens, skipped=skipped)
 
 
-# ----- built-in sets ----------------------------------------------------------------------------
-
-
-def _builtin_encoders(cfg: DataConfig) -> Encoders:
-    name = cfg.builtin
-    assert name is not None
-    if name in DIGITS:
-        F = 8 if DIGITS[name] == "rows" else 1
-        return Encoders(labels=LabelMap(DIGIT_LABELS), feature_names=[f"x{j}" for j in range(F)])
-    task = SYNTHETIC[name]
-    X, y = task.generate(10_000, cfg.length or task.default_length, np.random.default_rng(0))
-    enc = Encoders(feature_names=[f"x{j}" for j in range(X.shape[-1])])
-    if task.labels is None:  # regression: standardise with the generator's own statistics
-        enc.target_mean, enc.target_std = float(y.mean()), float(y.std())
-    else:
-        enc.labels = LabelMap(task.labels)
-    return enc
-
-
-def _synthetic_set(cfg: DataConfig, n: int, rng: np.random.Generator) -> PaddedSet:
-    assert cfg.builtin is not None
-    task = SYNTHETIC[cfg.builtin]
-    X, y = task.generate(n, cfg.length or task.default_length, rng)
-    if cfg.task == "classify" and y.ndim == 2:
-        y = y[:, -1]  # many-to-one: the last step's label
-    lengths = np.full(n, X.shape[1], dtype=np.int64)
-    return PaddedSet(X, lengths, y, [f"sequence {k}" for k in range(n)])
-
-
-def _builtin_sets(cfg: DataConfig) -> Splits:
-    name = cfg.builtin
-    assert name is not None
-    if name in DIGITS:
-        X, y = digits_sequences(DIGITS[name])
-        full = PaddedSet(
-            X, np.full(len(X), X.shape[1], dtype=np.int64), y, [f"digit {k}" for k in range(len(X))]
-        )
-        train, val, test = (full.subset(i) for i in digits_split(len(X)))
-        return Splits(val=val, train=train, test=test)
-    val = _synthetic_set(cfg, cfg.val_size, np.random.default_rng(SYNTHETIC_VAL_SEED))
-    test = _synthetic_set(cfg, cfg.val_size, np.random.default_rng(SYNTHETIC_TEST_SEED))
-    return Splits(val=val, stream=lambda n, rng: _synthetic_set(cfg, n, rng), test=test)
-
-
 # ----- public entry points ----------------------------------------------------------------------
 
 
@@ -412,7 +254,13 @@ def load_training(data: str, cfg: DataConfig, seed: int) -> tuple[Splits, Encode
             cfg.length = cfg.length or SYNTHETIC[cfg.builtin].default_length
             if cfg.length < (2 if cfg.builtin == "adding" else 1):
                 raise UserError(f"--length must be at least 2 for {cfg.builtin}, got {cfg.length}")
-        return _builtin_sets(cfg), _builtin_encoders(cfg), cfg
+        elif cfg.length is not None:
+            raise UserError(
+                f"--length is for the synthetic sets ({', '.join(SYNTHETIC)}), not {data}"
+            )
+        return builtin_sets(cfg), builtin_encoders(cfg), cfg
+    if cfg.length is not None:
+        raise UserError(f"--length is for the synthetic sets ({', '.join(SYNTHETIC)}), not {data}")
     rec = _read(data, cfg, labelled=True)
     N = len(rec.where)
     if N < 2:
@@ -440,7 +288,7 @@ def load_for_eval(
             raise UserError(
                 f"{data}: this run was trained on {cfg.builtin or 'a file'}, not the built-in {data}"
             )
-        test = _builtin_sets(cfg).test
+        test = builtin_sets(cfg).test
         assert test is not None
         return Loaded(test)
     file_cfg = resolve(data, DataConfig(**{**cfg.to_json(), "format": _file_format(cfg, data)}))
