@@ -28,7 +28,7 @@ def _reviews(path: Path, n: int = 40, labels: tuple[str, ...] = ("neg", "pos")) 
 
 def _conll(path: Path, n: int = 30) -> Path:
     rng = np.random.default_rng(1)
-    words = {"the": "DET", "a": "DET", "dog": "NOUN", "cat": "NOUN", "runs": "VERB"}
+    words = {"the": "O", "a": "O", "dog": "B-ANIMAL", "cat": "B-ANIMAL", "runs": "O"}
     lines = []
     for _ in range(n):
         for w in rng.choice(list(words), int(rng.integers(1, 5))):
@@ -169,9 +169,12 @@ def test_tag_conll_and_long_csv_classify(
     assert main(["predict", str(run), str(tmp_path / "new.conll"), "--output", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert [ln.split("\t")[0] for ln in lines if ln] == ["the", "dog", "runs"] and lines[2] == ""
-    assert all(ln.split("\t")[1] in ("DET", "NOUN", "VERB") for ln in lines if ln)
+    assert all(ln.split("\t")[1] in ("O", "B-ANIMAL") for ln in lines if ln)
     assert main(["eval", str(run), str(data)]) == 0
-    assert "whole sequences right" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert (
+        "whole sequences right" in out_text and "entity F1" in out_text
+    )  # BIO tags: entity scores
 
     long = tmp_path / "long.csv"
     rows = ["id,step,x,label"] + [
@@ -268,7 +271,7 @@ def test_unseen_label_at_eval_and_predict(
             "line 3: feature 'x' is nan",
         ),
         ("regress", "t.csv", "text,label\nab,1.5\ncd,inf\n", "line 3: target is inf"),
-        ("tag", "t.conll", "the DET\ndog NOUN\n\na DET x\n", "line 4: 3 fields, expected 2"),
+        ("tag", "t.conll", "the O\ndog B-X\n\na O x\n", "line 4: 3 fields, expected 2"),
         ("classify", "missing.csv", None, "no such file, and no built-in dataset"),
         ("classify", "adding", None, "adding is a regress task, not classify"),
     ],

@@ -86,3 +86,16 @@ def test_metrics_match_scikit_learn() -> None:
     np.testing.assert_array_equal(
         confusion_matrix(t, p, 5), metrics.confusion_matrix(t, p, labels=range(5))
     )
+
+
+def test_entity_f1_by_hand() -> None:
+    from rnnkit.metrics import entity_f1, is_bio
+
+    true = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "O"]]  # 2 of 3 entities right, 3 guessed
+    scores = entity_f1(true, pred)
+    assert scores["entity_precision"] == pytest.approx(2 / 3) and scores[
+        "entity_recall"
+    ] == pytest.approx(2 / 3)
+    assert scores["entity_f1"] == pytest.approx(2 / 3)
+    assert is_bio(["O", "B-PER", "I-PER"]) and not is_bio(["NOUN", "VERB"]) and not is_bio(["O"])

@@ -8,6 +8,8 @@ predicted, scores F1 = 0.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 __all__ = [
@@ -101,3 +103,43 @@ def classification_report(
         "labels": list(names),
         "count": int(np.asarray(y_true).size),
     }
+
+
+def is_bio(tags: Sequence[str]) -> bool:
+    """True when every tag is ``O`` or ``B-X``/``I-X`` (the IOB2 scheme of CoNLL NER files)."""
+    return any(t != "O" for t in tags) and all(t == "O" or t[:2] in ("B-", "I-") for t in tags)
+
+
+def bio_spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
+    """Entities ``(type, start, end)`` (end exclusive) in a BIO tag sequence.
+
+    An ``I-X`` that does not continue an ``X`` entity starts one (conlleval's lenient reading).
+
+    >>> sorted(bio_spans(["B-PER", "I-PER", "O", "I-LOC", "B-LOC"]))
+    [('LOC', 3, 4), ('LOC', 4, 5), ('PER', 0, 2)]
+    """
+    spans, kind, start = set(), None, 0
+    for t, tag in enumerate([*tags, "O"]):
+        prefix, _, name = tag.partition("-")
+        if kind is not None and (prefix != "I" or name != kind):
+            spans.add((kind, start, t))
+            kind = None
+        if prefix == "B" or (prefix == "I" and kind is None):
+            kind, start = name, t
+    return spans
+
+
+def entity_f1(true: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Micro precision, recall and F1 over exact entity matches (Tjong Kim Sang & De Meulder 2003).
+
+    >>> entity_f1([["B-PER", "I-PER", "O"]], [["B-PER", "O", "O"]])["entity_f1"]
+    0.0
+    """
+    tp = n_true = n_pred = 0
+    for t, p in zip(true, pred, strict=True):
+        st, sp = bio_spans(t), bio_spans(p)
+        tp, n_true, n_pred = tp + len(st & sp), n_true + len(st), n_pred + len(sp)
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_true if n_true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"entity_precision": precision, "entity_recall": recall, "entity_f1": f1}

@@ -68,6 +68,8 @@ def evaluate(args: argparse.Namespace, config: dict[str, Any]) -> int:
     line = f"  accuracy {report['accuracy']:.2%}  macro-F1 {report['macro_f1']:.4f}  loss {report['loss']:.4f}"
     if kind == "tag":
         line += f"  whole sequences right {report['sequence_accuracy']:.1%}"
+    if "entity_f1" in report:
+        line += f"  entity F1 {report['entity_f1']:.4f}"
     print(line)
     width = max(len(n) for n in report["f1"])
     for name, f1 in report["f1"].items():

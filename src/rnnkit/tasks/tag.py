@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data.batching import IGNORE_INDEX, Batch, PaddedSet
-from ..metrics import classification_report
+from ..metrics import classification_report, entity_f1, is_bio
 from ..models.tagger import tagging_loss
 from .base import SequenceTask
 
@@ -19,7 +19,8 @@ __all__ = ["TagTask"]
 class TagTask(SequenceTask):
     """Mean cross-entropy over valid steps; token accuracy, macro-F1 over tags, confusion matrix.
 
-    ``sequence_accuracy`` is the share of sequences with every tag right.
+    ``sequence_accuracy`` is the share of sequences with every tag right. With BIO tags (``O``,
+    ``B-X``, ``I-X``) also entity precision, recall and F1 over exact matches, as CoNLL scores NER.
     """
 
     kind = "tag"
@@ -55,11 +56,14 @@ class TagTask(SequenceTask):
         scores = classification_report(y, probs.argmax(-1), self.enc.labels.names)
         pred = outputs.argmax(-1)
         seq_ok = [bool((data.y[n][valid[n]] == pred[n][valid[n]]).all()) for n in range(len(data))]
-        return {
-            "loss": float(-np.log(np.maximum(p, 1e-12)).mean()),
-            **scores,
-            "sequence_accuracy": float(np.mean(seq_ok)),
-        }
+        out = {"loss": float(-np.log(np.maximum(p, 1e-12)).mean()), **scores,
+               "sequence_accuracy": float(np.mean(seq_ok))}  # fmt: skip
+        names = self.enc.labels.names
+        if is_bio(names):  # named entities: also score whole entities, as conlleval does
+            true = [[names[k] for k in data.y[n][valid[n]]] for n in range(len(data))]
+            guess = [[names[k] for k in pred[n][valid[n]]] for n in range(len(data))]
+            out.update(entity_f1(true, guess))
+        return out
 
     def describe(self, metrics: dict[str, float]) -> str:
         return (f"val token accuracy {metrics['val_accuracy']:.2%}, macro-F1 "
