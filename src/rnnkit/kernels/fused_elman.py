@@ -138,7 +138,7 @@ class _FusedElman(torch.autograd.Function):
             ccall(lib, "elman_fwd", x.dtype, T, B, H, cell.activation, S, W_hh, h0, m, rho)
         maskf = float_mask(mask, x)
         ctx.cell = cell
-        ctx.save_for_backward(x, h0, W_ih, W_hh, mask, rho, S)
+        ctx.save_for_backward(x, h0, W_ih if ctx.needs_input_grad[1] else None, W_hh, mask, rho, S)
         return (S if maskf is None else S * maskf), S[T - 1].clone()
 
     @staticmethod

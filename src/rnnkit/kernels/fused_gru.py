@@ -215,7 +215,9 @@ class _FusedGRU(torch.autograd.Function):
             )  # fmt: skip
         maskf = float_mask(mask, x)
         ctx.cell = cell
-        ctx.save_for_backward(x, h0, W_ih, W_hh, mask, rho, A, U, S)
+        ctx.save_for_backward(
+            x, h0, W_ih if ctx.needs_input_grad[1] else None, W_hh, mask, rho, A, U, S
+        )
         return (S if maskf is None else S * maskf), S[T - 1].clone()
 
     @staticmethod

@@ -201,7 +201,19 @@ class _FusedJordan(torch.autograd.Function):
             )  # fmt: skip
         maskf = float_mask(mask, x)
         ctx.cell = cell
-        ctx.save_for_backward(x, y0, h0, W_ih, *W, mask, rho_y, rho_h, AH, AY)
+        y_rec, h_rec = W_yh is not None or W_yy is not None, W_hh is not None
+        ctx.save_for_backward(
+            x,
+            y0 if y_rec else None,
+            h0 if h_rec else None,
+            W_ih if ctx.needs_input_grad[2] else None,
+            *W,
+            mask,
+            rho_y,
+            rho_h,
+            AH,
+            AY,
+        )
         out = AY if maskf is None else AY * maskf
         h_steps = None
         if keep_steps:
@@ -240,16 +252,15 @@ class _FusedJordan(torch.autograd.Function):
         need = ctx.needs_input_grad
         TB = T * B
         dA2, dB2 = dA.view(TB, H), dB.view(TB, O)
-        Y_prev = prev_steps(y0, AY)
-        if rho_y is not None:
-            Y_prev = Y_prev * rho_y
-        H_prev = prev_steps(h0, AH)
-        if rho_h is not None:
-            H_prev = H_prev * rho_h
 
-        def grad(i: int, dG: Tensor, inp: Tensor) -> Tensor | None:  # dW = dG^T @ inp, if needed
-            return (inp.reshape(TB, -1).t() @ dG).t() if need[i] else None
+        def grad(i: int, dG: Tensor, inp: Tensor | None) -> Tensor | None:  # dW = dG^T inp
+            return None if inp is None or not need[i] else (inp.reshape(TB, -1).t() @ dG).t()
 
+        Y_prev = H_prev = None  # the dropped states entering each step, when a weight needs them
+        if need[8] or need[11]:
+            Y_prev = prev_steps(y0, AY) if rho_y is None else prev_steps(y0, AY) * rho_y
+        if need[7]:
+            H_prev = prev_steps(h0, AH) if rho_h is None else prev_steps(h0, AH) * rho_h
         dx = (dA2 @ W_ih).view(T, B, I) if need[2] else None
         return (
             None, None, dx, dy, dh, grad(5, dA2, x), dA2.sum(0) if need[6] else None,

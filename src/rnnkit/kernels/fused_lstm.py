@@ -1,13 +1,9 @@
 """The fused LSTM kernel: every variant of :mod:`rnnkit.cells.lstm` (peephole, coupled, projection,
 any activations with a known derivative) with a hand-written backward through time.
 
-Internally the gate blocks are rotated so the output gate comes first — ``o, i, f, g`` (coupled:
-``o, f, g``) — which puts the three sigmoid gates side by side for one in-place sigmoid per step
-in forward, and the gates driven by the cell gradient (``i, f, g``) side by side for one multiply
-per step in backward. The kernel receives weights in that order; autograd maps the gradients back.
-
-Forward, per step (``σ`` the recurrent activation, ``act`` the activation, ``ρ`` the
-recurrent-dropout mask, ``p_*`` peepholes, ``W_hr`` the projection)::
+Gate blocks in PyTorch's order ``i, f, g, o`` (coupled: ``f, g, o``), so the weights go in as
+they are. ``σ`` the recurrent activation, ``act`` the activation, ``ρ`` the recurrent-dropout
+mask, ``p_*`` the peepholes, ``W_hr`` the projection. Forward, per step::
 
     A_t  = X_t W_ih^T + b + (ρ ⊙ h_{t-1}) W_hh^T            X W_ih^T + b for all t before the loop
     i, f = σ(A_i + p_i ⊙ c_{t-1}), σ(A_f + p_f ⊙ c_{t-1})    coupled: i = 1 - f
@@ -16,24 +12,22 @@ recurrent-dropout mask, ``p_*`` peepholes, ``W_hr`` the projection)::
     o    = σ(A_o + p_o ⊙ c_t)
     k_t  = act(c_t);  h_t = o ⊙ k_t  (then h_t W_hr^T with a projection)
 
-Backward, with ``σ'``, ``act'`` written in terms of outputs and factors computed for all steps at
-once before the loop::
+Saved for backward: ``X``, the gate values ``A``, ``c_t`` and ``h_t`` (``k_t`` is recomputed).
+Backward, per step, from ``dh`` (gradient of ``h_t``, its output's included) and ``dc``::
 
-    F_o = k ⊙ σ'(o)                F_c = o ⊙ act'(k) + p_o ⊙ F_o
-    F_i = g ⊙ σ'(i)                F_f = c_{t-1} ⊙ σ'(f)        coupled: F_f = (c_{t-1} - g) ⊙ σ'(f)
-    F_g = i ⊙ act'(g)              F_p = f + p_i ⊙ F_i + p_f ⊙ F_f
-
-    per step, from dh (grad of h_t incl. the output's) and dc (grad of c_t):
-    dh^c  = dh W_hr                (or dh without projection)
-    dA_o  = dh^c ⊙ F_o
-    dĉ    = dc + dh^c ⊙ F_c
-    dA_ifg = dĉ ⊙ (F_i, F_f, F_g)
-    dc_{t-1} = dĉ ⊙ F_p
+    dh^c  = dh W_hr                                      (dh without a projection)
+    dA_o  = dh^c ⊙ k ⊙ σ'(o)
+    dĉ    = dc + dh^c ⊙ o ⊙ act'(k) + p_o ⊙ dA_o
+    dA_i  = dĉ ⊙ g ⊙ σ'(i)        dA_f = dĉ ⊙ c_{t-1} ⊙ σ'(f)        dA_g = dĉ ⊙ i ⊙ act'(g)
+          coupled: dA_f = dĉ ⊙ (c_{t-1} - g) ⊙ σ'(f),  dA_g = dĉ ⊙ (1 - f) ⊙ act'(g)
+    dc_{t-1} = dĉ ⊙ f + p_i ⊙ dA_i + p_f ⊙ dA_f
     dh_{t-1} = ρ ⊙ (dA_t W_hh) + dout_{t-1}
 
-    after the loop, over all steps:
+    after the loop, over all steps at once:
     dW_ih = dA^T X     dW_hh = dA^T (ρ ⊙ H_prev)     db = Σ dA     dX = dA W_ih
-    dW_hr = dH^T (o ⊙ k)     dp_i = Σ dA_i ⊙ c_{t-1}   dp_f = Σ dA_f ⊙ c_{t-1}   dp_o = Σ dA_o ⊙ c_t
+    dW_hr = dH^T (o ⊙ k)     dp_{i,f} = Σ dA_{i,f} ⊙ c_{t-1}     dp_o = Σ dA_o ⊙ c_t
+
+(``σ'``, ``act'`` are written in terms of outputs: :attr:`Activation.grad_from_output`.)
 
 >>> import torch
 >>> from rnnkit.activations import get_activation
@@ -84,11 +78,6 @@ def lstm_unfusable(cell: LSTMMath) -> str | None:
     )
 
 
-def _rotate(w: Tensor, G: int, H: int) -> Tensor:
-    """Rows in gate order ``i, f, g, o`` (or ``f, g, o``) -> ``o, i, f, g`` (or ``o, f, g``)."""
-    return torch.cat([w[(G - 1) * H :], w[: (G - 1) * H]])
-
-
 def _forward_loop(
     cell: LSTMMath,
     A: Tensor,
@@ -100,62 +89,57 @@ def _forward_loop(
     c0: Tensor,
     mask: Tensor | None,
     rho: Tensor | None,
-) -> tuple[Tensor, Tensor, Tensor]:
+) -> tuple[Tensor, Tensor]:
     """The recurrence in PyTorch ops: ``A`` (input projections) becomes the gate values in place.
 
-    Returns ``C`` (c_t), ``K`` (act(c_t)), ``S`` (h_t), each ``(T, B, ·)``.
+    Returns ``C`` (c_t) and ``S`` (h_t), each ``(T, B, ·)``.
     """
     T, B, _ = A.shape
     H, G, R = cell.hidden_size, cell.gates, cell.output_size
     sigma, act = cell.recurrent_activation, cell.activation
-    s_end = (G - 1) * H  # gates [0, s_end) are sigmoid gates (o, i, f), [s_end, G*H) is g
-    C, K, S = A.new_empty(T, B, H), A.new_empty(T, B, H), A.new_empty(T, B, R)
+    n_in = (G - 2) * H  # the input and forget gates (or the forget gate) come first
+    C, S = A.new_empty(T, B, H), A.new_empty(T, B, R)
+    k = A.new_empty(B, H)
     hc = A.new_empty(B, H) if W_hr is not None else None
     W_hh_t = W_hh.t()
-    As, Cs, Ks, Ss = A.unbind(0), C.unbind(0), K.unbind(0), S.unbind(0)
+    As, Cs, Ss = A.unbind(0), C.unbind(0), S.unbind(0)
     ms = mask.unbind(0) if mask is not None else None
     h, c = h0, c0
     for t in range(T):
         a = As[t]  # (B, G*H)
         a.addmm_(h if rho is None else h * rho, W_hh_t)
         if p_in is not None:  # peepholes on c_{t-1} into i, f
-            a_in = a[:, H:s_end]
-            a_in.view(B, G - 2, H).addcmul_(p_in, c.unsqueeze(1))
-            act_(sigma, a_in)
-        else:
-            act_(sigma, a[:, :s_end])
-        g = act_(act, a[:, s_end:])
+            a[:, :n_in].view(B, G - 2, H).addcmul_(p_in, c.unsqueeze(1))
+        act_(sigma, a[:, :n_in])
+        g = act_(act, a[:, n_in : n_in + H])
         c_new = Cs[t]
         if cell.coupled:  # c = f c + (1 - f) g = g + f (c - g)
             torch.sub(c, g, out=c_new)
-            torch.addcmul(g, a[:, H : 2 * H], c_new, out=c_new)
+            torch.addcmul(g, a[:, :H], c_new, out=c_new)
         else:
-            torch.mul(a[:, 2 * H : 3 * H], c, out=c_new)
-            c_new.addcmul_(a[:, H : 2 * H], g)
-        o = a[:, :H]
+            torch.mul(a[:, H : 2 * H], c, out=c_new)
+            c_new.addcmul_(a[:, :H], g)
+        o = a[:, n_in + H :]
         if p_o is not None:  # peephole on c_t into o
             o.addcmul_(p_o, c_new)
-            act_(sigma, o)
-        k = act_out(act, c_new, Ks[t])
-        if k is not Ks[t]:
-            Ks[t].copy_(k)
+        act_(sigma, o)
+        kk = act_out(act, c_new, k)
         if hc is None:
-            torch.mul(o, k, out=Ss[t])
+            torch.mul(o, kk, out=Ss[t])
         else:
             assert W_hr is not None
-            torch.mm(torch.mul(o, k, out=hc), W_hr.t(), out=Ss[t])
+            torch.mm(torch.mul(o, kk, out=hc), W_hr.t(), out=Ss[t])
         if ms is not None:  # rows past their length keep their state
             torch.where(ms[t], Ss[t], h, out=Ss[t])
             torch.where(ms[t], c_new, c, out=c_new)
         h, c = Ss[t], c_new
-    return C, K, S
+    return C, S
 
 
 def _backward_loop(
     cell: LSTMMath,
     A: Tensor,
     C: Tensor,
-    K: Tensor,
     c0: Tensor,
     W_hh: Tensor,
     W_hr: Tensor | None,
@@ -173,7 +157,7 @@ def _backward_loop(
     T, B, _ = A.shape
     H, G, R = cell.hidden_size, cell.gates, cell.output_size
     sigma, act = cell.recurrent_activation, cell.activation
-    s_end = (G - 1) * H
+    n_in = (G - 2) * H
     maskf = float_mask(mask, A)
     d_out = d_out if d_out is not None else A.new_zeros(T, B, R)
     if maskf is not None:
@@ -182,11 +166,11 @@ def _backward_loop(
             d_cs = d_cs * maskf
     dG = A.new_empty(T, B, G * H)  # dA_t, gate pre-activation gradients
     dH = A.new_empty(T, B, R) if W_hr is not None else None
-    As, Cs, Ks, dGs = A.unbind(0), C.unbind(0), K.unbind(0), dG.unbind(0)
+    As, Cs, dGs = A.unbind(0), C.unbind(0), dG.unbind(0)
     if maskf is None:
         dh = dh + d_out[T - 1]
     for t in range(T - 1, -1, -1):
-        a, dg, k = As[t], dGs[t], Ks[t]
+        a, dg = As[t], dGs[t]
         c_prev = Cs[t - 1] if t > 0 else c0
         if maskf is not None:  # the new state gets m (dout + ds), the kept one (1 - m) ds
             m = maskf[t]
@@ -199,24 +183,26 @@ def _backward_loop(
             assert W_hr is not None
             dH[t] = dh
             dh = dh @ W_hr
-        D = dact(sigma, a[:, :s_end])  # σ' of (o, i, f)
-        o, g = a[:, :H], a[:, s_end:]
-        dg_o = torch.mul(dh, k, out=dg[:, :H]).mul_(D[:, :H])  # dA_o
+        k = act.fn(Cs[t])
+        D = dact(sigma, a[:, :n_in])  # σ' of (i, f) or f
+        g, o = a[:, n_in : n_in + H], a[:, n_in + H :]
+        dg_o = torch.mul(dh, k, out=dg[:, n_in + H :]).mul_(dact(sigma, o))  # dA_o
         dcc = torch.addcmul(dc, dh, o * dact(act, k))  # dĉ
         if p_o is not None:
             dcc.addcmul_(dg_o, p_o)
-        f = a[:, H : 2 * H] if cell.coupled else a[:, 2 * H : 3 * H]
         if cell.coupled:  # c = f c_prev + (1 - f) g
-            torch.sub(c_prev, g, out=dg[:, H : 2 * H]).mul_(dcc).mul_(D[:, H:])  # dA_f
-            dg_g = torch.mul(dcc, dact(act, g), out=dg[:, 2 * H :])
+            f = a[:, :H]
+            torch.sub(c_prev, g, out=dg[:, :H]).mul_(dcc).mul_(D)  # dA_f
+            dg_g = torch.mul(dcc, dact(act, g), out=dg[:, H : 2 * H])
             dg_g.addcmul_(dg_g, f, value=-1)  # dA_g = dĉ (1 - f) act'(g)
         else:
-            torch.mul(dcc, g, out=dg[:, H : 2 * H]).mul_(D[:, H : 2 * H])  # dA_i
-            torch.mul(dcc, c_prev, out=dg[:, 2 * H : 3 * H]).mul_(D[:, 2 * H :])  # dA_f
-            torch.mul(dcc, a[:, H : 2 * H], out=dg[:, 3 * H :]).mul_(dact(act, g))  # dA_g
+            f = a[:, H : 2 * H]
+            torch.mul(dcc, g, out=dg[:, :H]).mul_(D[:, :H])  # dA_i
+            torch.mul(dcc, c_prev, out=dg[:, H : 2 * H]).mul_(D[:, H:])  # dA_f
+            torch.mul(dcc, a[:, :H], out=dg[:, 2 * H : 3 * H]).mul_(dact(act, g))  # dA_g
         dc = dcc.mul_(f)  # dc_{t-1}
         if p_in is not None:
-            dc.add_((dg[:, H:s_end].view(B, G - 2, H) * p_in).sum(1))
+            dc.add_((dg[:, :n_in].view(B, G - 2, H) * p_in).sum(1))
         if rho is None and maskf is None and t > 0:
             dh = torch.addmm(d_out[t - 1], dg, W_hh)  # dh_{t-1}, with its output's gradient
             continue
@@ -255,17 +241,17 @@ class _FusedLSTM(torch.autograd.Function):
         x2 = x.reshape(T * B, I)
         A = torch.mm(x2, W_ih.t()) if b is None else torch.addmm(b, x2, W_ih.t())
         A = A.view(T, B, G * H)  # input projections; the loop turns them into gate values
-        h0, c0 = h0.contiguous(), c0.contiguous()
+        h0, c0, W_hh = h0.contiguous(), c0.contiguous(), W_hh.contiguous()
         lib = clib(x, acts=(cell.recurrent_activation, cell.activation))
         if lib is None:
-            C, K, S = _forward_loop(cell, A, W_hh, W_hr, p_in, p_o, h0, c0, mask, rho)
+            C, S = _forward_loop(cell, A, W_hh, W_hr, p_in, p_o, h0, c0, mask, rho)
         else:
-            C, K, S = x.new_empty(T, B, H), x.new_empty(T, B, H), x.new_empty(T, B, R)
+            C, S = x.new_empty(T, B, H), x.new_empty(T, B, R)
             ccall(
                 lib, "lstm_fwd", x.dtype, T, B, H, cell.proj_size, G, cell.recurrent_activation,
                 cell.activation, A, W_hh, W_hr, p_in, p_o, h0, c0,
-                None if mask is None else mask.reshape(T, B), rho, C, K, S,
-                x.new_empty(B * (R + H)),
+                None if mask is None else mask.reshape(T, B), rho, C, S,
+                x.new_empty(B * (R + 2 * H)),
             )  # fmt: skip
         maskf = float_mask(mask, x)
         out = S if maskf is None else S * maskf
@@ -273,7 +259,21 @@ class _FusedLSTM(torch.autograd.Function):
         if keep_steps:
             c_steps = C if maskf is None else C * maskf
         ctx.cell = cell
-        ctx.save_for_backward(x, h0, c0, W_ih, W_hh, W_hr, p_in, p_o, mask, rho, A, C, K, S)
+        ctx.save_for_backward(
+            x,
+            h0,
+            c0,
+            W_ih if ctx.needs_input_grad[2] else None,
+            W_hh,
+            W_hr,
+            p_in,
+            p_o,
+            mask,
+            rho,
+            A,
+            C,
+            S,
+        )
         return out, S[T - 1].clone(), C[T - 1].clone(), c_steps
 
     @staticmethod
@@ -285,7 +285,7 @@ class _FusedLSTM(torch.autograd.Function):
         d_cT: Tensor | None,
         d_cs: Tensor | None,
     ) -> tuple[Tensor | None, ...]:
-        x, h0, c0, W_ih, W_hh, W_hr, p_in, p_o, mask, rho, A, C, K, S = ctx.saved_tensors
+        x, h0, c0, W_ih, W_hh, W_hr, p_in, p_o, mask, rho, A, C, S = ctx.saved_tensors
         cell: LSTMMath = ctx.cell
         T, B, I = x.shape
         H, G, R = cell.hidden_size, cell.gates, cell.output_size
@@ -297,18 +297,18 @@ class _FusedLSTM(torch.autograd.Function):
         lib = clib(x, acts=(cell.recurrent_activation, cell.activation))
         if lib is None:
             dG, dH, dh, dc = _backward_loop(
-                cell, A, C, K, c0, W_hh, W_hr, p_in, p_o, mask, rho, d_out, d_cs, dh, dc
+                cell, A, C, c0, W_hh, W_hr, p_in, p_o, mask, rho, d_out, d_cs, dh, dc
             )
         else:
             dG = x.new_empty(T, B, G * H)
             dH = x.new_empty(T, B, R) if W_hr is not None else None
             ccall(
                 lib, "lstm_bwd", x.dtype, T, B, H, cell.proj_size, G, cell.recurrent_activation,
-                cell.activation, A, C, K, c0, W_hh, W_hr, p_in, p_o,
+                cell.activation, A, C, c0, W_hh, W_hr, p_in, p_o,
                 None if mask is None else mask.reshape(T, B), rho,
                 None if d_out is None else d_out.contiguous(),
                 None if d_cs is None else d_cs.contiguous(), dh, dc, dG, dH,
-                x.new_empty(B * (2 * R + H) + (G + 1) * H),
+                x.new_empty(B * (2 * R + H) + (G + 2) * H),
             )  # fmt: skip
 
         need = ctx.needs_input_grad
@@ -324,13 +324,14 @@ class _FusedLSTM(torch.autograd.Function):
         db = dGf.sum(0) if need[7] else None
         dW_hr = None
         if dH is not None and need[8]:
-            dW_hr = dH.view(T * B, R).t() @ (A[..., :H] * K).view(T * B, H)
+            hc = A[..., (G - 1) * H :] * cell.activation.fn(C)  # o ⊙ k
+            dW_hr = dH.view(T * B, R).t() @ hc.reshape(T * B, H)
         dp_in = dp_o = None
         dGv = dG.view(T, B, G, H)
         if p_in is not None and need[9]:
-            dp_in = (dGv[:, :, 1 : G - 1] * prev_steps(c0, C).unsqueeze(2)).sum((0, 1))
+            dp_in = (dGv[:, :, : G - 2] * prev_steps(c0, C).unsqueeze(2)).sum((0, 1))
         if p_o is not None and need[10]:
-            dp_o = (dGv[:, :, 0] * C).sum((0, 1))
+            dp_o = (dGv[:, :, G - 1] * C).sum((0, 1))
         return (None, None, dx, dh, dc, dW_ih, dW_hh, db, dW_hr, dp_in, dp_o, None, None)
 
 
@@ -346,10 +347,9 @@ def run_fused_lstm(
     """Run one LSTM layer over ``x (T, B, I)``: the same contract as ``run_reference``."""
     if x.shape[0] == 0:
         return empty_result(cell, x, state, keep_steps)
-    H, G = cell.hidden_size, cell.gates
     h0, c0 = state
-    W_ih, W_hh = _rotate(w["weight_ih"], G, H), _rotate(w["weight_hh"], G, H)
-    b = _rotate(w["bias_ih"] + w["bias_hh"], G, H) if "bias_ih" in w else None
+    W_ih, W_hh = w["weight_ih"], w["weight_hh"]
+    b = w["bias_ih"] + w["bias_hh"] if "bias_ih" in w else None
     p_in = p_o = None
     if cell.peephole:
         p_in = (

@@ -1,21 +1,22 @@
 """C++ time loops of the fused LSTM (see :mod:`rnnkit.kernels.fused_lstm` for the equations).
 
-Same buffers and gate order (``o, i, f, g``; coupled ``o, f, g``) as the Python loops there; built
+Same buffers and gate order (``i, f, g, o``; coupled ``f, g, o``) as the Python loops there; built
 by :mod:`rnnkit.kernels.fused_c`.
 """
 
 LSTM_C = r"""
 // ---------------------------------------------------------------- LSTM
-// A (T,B,G*H): input projection in, gate values out. C, K (T,B,H): c_t and act(c_t).
-// S (T,B,Rs): h_t state. work: B*(Rs+H).
+// A (T,B,G*H): input projection in, gate values out. C (T,B,H): c_t. S (T,B,Rs): h_t.
+// Gate blocks: i at 0 (G = 4 only), f at (G-3)H, g at (G-2)H, o at (G-1)H. work: B*(Rs+2H).
 template <typename R>
 static void lstm_fwd(int T, int B, int H, int P, int G, Act sa, Act aa, R* A, const R* Whh,
                      const R* Whr, const R* pin, const R* po, const R* h0, const R* c0,
-                     const uint8_t* mask, const R* rho, R* C, R* K, R* S, R* work) {
-    const int Rs = P ? P : H, GH = G * H, SE = (G - 1) * H;
+                     const uint8_t* mask, const R* rho, R* C, R* S, R* work) {
+    const int Rs = P ? P : H, GH = G * H, NI = (G - 2) * H;
     const bool coupled = G == 3;
     R* hd = work;
     R* hc = work + (size_t)B * Rs;
+    R* k = hc + (size_t)B * H;
     for (int t = 0; t < T; ++t) {
         R* a = A + (size_t)t * B * GH;
         const R* hp = t ? S + (size_t)(t - 1) * B * Rs : h0;
@@ -27,12 +28,11 @@ static void lstm_fwd(int T, int B, int H, int P, int G, Act sa, Act aa, R* A, co
         }
         mm_nt(B, GH, Rs, hin, Rs, Whh, Rs, (R)1, a, GH);
         R* c = C + (size_t)t * B * H;
-        R* k = K + (size_t)t * B * H;
         R* s = S + (size_t)t * B * Rs;
         R* hout = P ? hc : s;
         for (int b = 0; b < B; ++b) {
             R* ab = a + (size_t)b * GH;
-            R *ao = ab, *ai = ab + H, *af = ab + (G - 2) * H, *ag = ab + SE;
+            R *ai = ab, *af = ab + (G - 3) * H, *ag = ab + NI, *ao = ab + NI + H;
             const R* cpb = cp + (size_t)b * H;
             R *cb = c + (size_t)b * H, *kb = k + (size_t)b * H, *hb = hout + (size_t)b * H;
             if (pin) {  // peepholes on c_{t-1}
@@ -40,19 +40,16 @@ static void lstm_fwd(int T, int B, int H, int P, int G, Act sa, Act aa, R* A, co
                 for (int j = 0; j < H; ++j) af[j] += pf[j] * cpb[j];
                 if (!coupled)
                     for (int j = 0; j < H; ++j) ai[j] += pin[j] * cpb[j];
-                act_into(sa, ab + H, ab + H, SE - H);
-            } else {
-                act_into(sa, ab, ab, SE);
             }
+            act_into(sa, ab, ab, NI);
             act_into(aa, ag, ag, H);
             if (coupled)
                 for (int j = 0; j < H; ++j) cb[j] = ag[j] + af[j] * (cpb[j] - ag[j]);
             else
                 for (int j = 0; j < H; ++j) cb[j] = af[j] * cpb[j] + ai[j] * ag[j];
-            if (po) {  // peephole on c_t
+            if (po)  // peephole on c_t
                 for (int j = 0; j < H; ++j) ao[j] += po[j] * cb[j];
-                act_into(sa, ao, ao, H);
-            }
+            act_into(sa, ao, ao, H);
             act_into(aa, cb, kb, H);
             for (int j = 0; j < H; ++j) hb[j] = ao[j] * kb[j];
         }
@@ -64,14 +61,15 @@ static void lstm_fwd(int T, int B, int H, int P, int G, Act sa, Act aa, R* A, co
 }
 
 // One row of dA_t and dc_{t-1} from dh^c (gh) and the carried dc (updated in place).
+// D: σ'(i, f) at 0, act'(g) at NI, σ'(o) at NI+H, act'(k) at NI+2H.
 template <typename R, bool PEEP, bool COUPLED>
 static inline void lstm_bwd_row(int H, int G, const R* RS ab, const R* RS kb, const R* RS cpb,
                                 const R* RS D, const R* RS gh, const R* RS pin,
                                 const R* RS po, R* RS dcb, R* RS dgb) {
-    const int SE = (G - 1) * H;
-    const R *ao = ab, *ai = ab + H, *af = ab + (G - 2) * H, *ag = ab + SE;
-    const R *Do = D, *Di = D + H, *Df = D + (G - 2) * H, *Dg = D + SE, *Dk = D + SE + H;
-    R *go = dgb, *gi = dgb + H, *gf = dgb + (G - 2) * H, *gg = dgb + SE;
+    const int NI = (G - 2) * H;
+    const R *ai = ab, *af = ab + (G - 3) * H, *ag = ab + NI, *ao = ab + NI + H;
+    const R *Di = D, *Df = D + (G - 3) * H, *Dg = D + NI, *Do = D + NI + H, *Dk = D + NI + 2 * H;
+    R *gi = dgb, *gf = dgb + (G - 3) * H, *gg = dgb + NI, *go = dgb + NI + H;
     const R* pf = PEEP ? pin + (G - 3) * H : nullptr;
     for (int j = 0; j < H; ++j) {
         R dAo = gh[j] * kb[j] * Do[j];
@@ -99,16 +97,18 @@ static inline void lstm_bwd_row(int H, int G, const R* RS ab, const R* RS kb, co
 
 // dh (B,Rs), dc (B,H): gradients of the final state in, of the initial state out.
 // dout (T,B,Rs), dcs (T,B,H) or null. dG (T,B,G*H) out; dH (T,B,P) out with a projection.
+// work: B*(2Rs+H) + (G+2)H.
 template <typename R>
 static void lstm_bwd(int T, int B, int H, int P, int G, Act sa, Act aa, const R* A, const R* C,
-                     const R* K, const R* c0, const R* Whh, const R* Whr, const R* pin,
-                     const R* po, const uint8_t* mask, const R* rho, const R* dout, const R* dcs,
-                     R* dh, R* dc, R* dG, R* dH, R* work) {
-    const int Rs = P ? P : H, GH = G * H, SE = (G - 1) * H;
+                     const R* c0, const R* Whh, const R* Whr, const R* pin, const R* po,
+                     const uint8_t* mask, const R* rho, const R* dout, const R* dcs, R* dh,
+                     R* dc, R* dG, R* dH, R* work) {
+    const int Rs = P ? P : H, GH = G * H, NI = (G - 2) * H;
     R* dhn = work;
     R* dhc = dhn + (size_t)B * Rs;
     R* dhr = dhc + (size_t)B * H;
-    R* D = dhr + (size_t)B * Rs;  // (G + 1) * H: σ'(o, i, f), act'(g), act'(k) of one row
+    R* D = dhr + (size_t)B * Rs;  // (G + 1) * H derivatives of one row
+    R* kb = D + (size_t)(G + 1) * H;  // act(c_t) of one row
     for (int t = T - 1; t >= 0; --t) {
         const uint8_t* m = mask ? mask + (size_t)t * B : nullptr;
         const R* od = dout ? dout + (size_t)t * B * Rs : nullptr;
@@ -131,7 +131,7 @@ static void lstm_bwd(int T, int B, int H, int P, int G, Act sa, Act aa, const R*
         }
         const R* gh = P ? dhc : dhn;
         const R* a = A + (size_t)t * B * GH;
-        const R* k = K + (size_t)t * B * H;
+        const R* c = C + (size_t)t * B * H;
         const R* cp = t ? C + (size_t)(t - 1) * B * H : c0;
         R* dg = dG + (size_t)t * B * GH;
         for (int b = 0; b < B; ++b) {
@@ -141,13 +141,14 @@ static void lstm_bwd(int T, int B, int H, int P, int G, Act sa, Act aa, const R*
                 continue;
             }
             const R* ab = a + (size_t)b * GH;
-            const R* kb = k + (size_t)b * H;
             R* dcb = dc + (size_t)b * H;
             if (dcs)
                 for (int j = 0; j < H; ++j) dcb[j] += dcs[((size_t)t * B + b) * H + j];
-            dact_into(sa, ab, D, SE);
-            dact_into(aa, ab + SE, D + SE, H);
-            dact_into(aa, kb, D + SE + H, H);
+            act_into(aa, c + (size_t)b * H, kb, H);
+            dact_into(sa, ab, D, NI);
+            dact_into(aa, ab + NI, D + NI, H);
+            dact_into(sa, ab + NI + H, D + NI + H, H);
+            dact_into(aa, kb, D + NI + 2 * H, H);
             const R* cpb = cp + (size_t)b * H;
             const R* ghb = gh + (size_t)b * H;
             if (pin) {
@@ -171,19 +172,19 @@ static void lstm_bwd(int T, int B, int H, int P, int G, Act sa, Act aa, const R*
     extern "C" void rnnkit_lstm_fwd_##SUF(int T, int B, int H, int P, int G, int sc, double ss,  \
                                           int ac, double as, R* A, const R* Whh, const R* Whr,   \
                                           const R* pin, const R* po, const R* h0, const R* c0,   \
-                                          const uint8_t* mask, const R* rho, R* C, R* K, R* S,   \
+                                          const uint8_t* mask, const R* rho, R* C, R* S,         \
                                           R* work) {                                             \
         lstm_fwd<R>(T, B, H, P, G, Act{sc, ss}, Act{ac, as}, A, Whh, Whr, pin, po, h0, c0, mask, \
-                    rho, C, K, S, work);                                                         \
+                    rho, C, S, work);                                                            \
     }                                                                                            \
     extern "C" void rnnkit_lstm_bwd_##SUF(int T, int B, int H, int P, int G, int sc, double ss,  \
-                                          int ac, double as, const R* A, const R* C, const R* K, \
-                                          const R* c0, const R* Whh, const R* Whr, const R* pin, \
-                                          const R* po, const uint8_t* mask, const R* rho,        \
-                                          const R* dout, const R* dcs, R* dh, R* dc, R* dG,      \
-                                          R* dH, R* work) {                                      \
-        lstm_bwd<R>(T, B, H, P, G, Act{sc, ss}, Act{ac, as}, A, C, K, c0, Whh, Whr, pin, po,     \
-                    mask, rho, dout, dcs, dh, dc, dG, dH, work);                                 \
+                                          int ac, double as, const R* A, const R* C,             \
+                                          const R* c0, const R* Whh, const R* Whr,               \
+                                          const R* pin, const R* po, const uint8_t* mask,        \
+                                          const R* rho, const R* dout, const R* dcs, R* dh,      \
+                                          R* dc, R* dG, R* dH, R* work) {                        \
+        lstm_bwd<R>(T, B, H, P, G, Act{sc, ss}, Act{ac, as}, A, C, c0, Whh, Whr, pin, po, mask,  \
+                    rho, dout, dcs, dh, dc, dG, dH, work);                                       \
     }
 LSTM_EXPORT(float, f32)
 LSTM_EXPORT(double, f64)
