@@ -107,6 +107,33 @@ def _stats(values: list[float]) -> dict[str, float]:
     }
 
 
+def _solved(value: float, threshold: float, lower: bool) -> bool:
+    return value < threshold if lower else value >= threshold
+
+
+def _first_solved(
+    rows: list[dict[str, Any]], key: str, threshold: float, lower: bool
+) -> tuple[int | None, float | None]:
+    """The step and training seconds of the first evaluation that reached ``threshold``."""
+    for r in rows:
+        if key in r and _solved(float(r[key]), threshold, lower):
+            return int(r["step"]), float(r["elapsed"])
+    return None, None
+
+
+def _row(
+    cell: str, runs: list[dict[str, Any]], metric: str, lower: bool, solved_at: float | None
+) -> dict[str, Any]:
+    """One cell's line of the table: test-metric statistics over seeds, time, seeds solved."""
+    row = {"cell": cell, **_stats([r[metric] for r in runs]),
+           "seconds": statistics.fmean(r["seconds"] for r in runs), "runs": runs}  # fmt: skip
+    if solved_at is not None:
+        row["solved"] = sum(_solved(r[metric], solved_at, lower) for r in runs)
+        times = [r["solved_seconds"] for r in runs if r["solved_seconds"] is not None]
+        row["median_seconds_to_solve"] = statistics.median(times) if times else None
+    return row
+
+
 def run(args: argparse.Namespace) -> int:
     kind, metric, lower, solved_at = TASK_METRICS[args.task]
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
@@ -152,32 +179,23 @@ def run(args: argparse.Namespace) -> int:
             batch_size=batch, seed=seed, extra_config={"layer": spec},
         )  # fmt: skip
         result, summary = fit(prep, path, seed_cfg, stream=io.StringIO(), progress=False)
-        score = float(summary["test"][metric])
-        results[cell].append(
-            {"seed": seed, metric: score, "seconds": summary["seconds"], "steps": summary["steps"]}
-        )
+        rows = read_jsonl(path / "metrics.jsonl")
         key = f"val_{metric}"
-        curves[cell].append(
-            [
-                (int(r["step"]), float(r[key]))
-                for r in read_jsonl(path / "metrics.jsonl")
-                if key in r
-            ]
-        )
+        curves[cell].append([(int(r["step"]), float(r[key])) for r in rows if key in r])
+        record: dict[str, Any] = {"seed": seed, metric: float(summary["test"][metric]),
+                                  "seconds": summary["seconds"], "steps": summary["steps"]}  # fmt: skip
+        if solved_at is not None:
+            record["solved_step"], record["solved_seconds"] = _first_solved(
+                rows, key, solved_at, lower
+            )
+        results[cell].append(record)
         if not args.json:
-            print(f"  {cell:<9} seed {seed}: test {metric} {score:.4g} after {summary['steps']} steps "
-                  f"({summary['seconds']:.0f} s)", flush=True)  # fmt: skip
+            print(f"  {cell:<9} seed {seed}: test {metric} {record[metric]:.4g} after {summary['steps']} "
+                  f"steps ({summary['seconds']:.0f} s)", flush=True)  # fmt: skip
         if result.interrupted:
             return 130
     baseline = _baseline(args.task, length)
-    table = []
-    for cell in cells:
-        scores = [r[metric] for r in results[cell]]
-        row = {"cell": cell, **_stats(scores), "seconds": statistics.fmean(r["seconds"] for r in results[cell]),
-               "runs": results[cell]}  # fmt: skip
-        if solved_at is not None:
-            row["solved"] = sum((s < solved_at) if lower else (s >= solved_at) for s in scores)
-        table.append(row)
+    table = [_row(cell, results[cell], metric, lower, solved_at) for cell in cells]
     from ..viz.compare import plot_compare  # matplotlib loads only when it draws
 
     title = (
@@ -207,16 +225,21 @@ def _print_table(
     seeds: int,
     out: Path,
 ) -> None:
-    solved = f"  solved/{seeds}" if solved_at is not None else ""
-    print(
-        f"{'cell':<10}{'test ' + metric:>14}{'± std':>10}{'min':>10}{'max':>10}{solved}{'time/run':>11}"
-    )
+    head = f"{'cell':<10}{'test ' + metric:>12}{'± std':>9}{'min':>9}{'max':>9}{'time/run':>10}"
+    if solved_at is not None:
+        head += f"{'solved':>8}{'median time to solve':>22}"
+    print(head)
     for row in table:
-        line = f"{row['cell']:<10}{row['mean']:>14.4g}{row['std']:>10.2g}{row['min']:>10.4g}{row['max']:>10.4g}"
+        line = (f"{row['cell']:<10}{row['mean']:>12.4g}{row['std']:>9.2g}{row['min']:>9.4g}"
+                f"{row['max']:>9.4g}{row['seconds']:>9.0f}s")  # fmt: skip
         if solved_at is not None:
-            line += f"{row['solved']:>9}/{seeds}"
-        print(line + f"{row['seconds']:>10.0f}s")
+            t = row["median_seconds_to_solve"]
+            line += f"{row['solved']:>6}/{seeds}{'-' if t is None else f'{t:.0f} s':>22}"
+        print(line)
     if baseline is not None and not math.isnan(baseline):
-        print(f"memoryless baseline: {metric} {baseline:.4g}" + (f"; solved: below {solved_at}" if solved_at and
-              metric == "mse" else ""))  # fmt: skip
+        print(f"memoryless baseline: {metric} {baseline:.4g}")
+    if solved_at is not None:
+        rule = "below" if metric in ("mse", "loss") else "at least"
+        print(f"solved: test {metric} {rule} {solved_at}; time to solve: training seconds until the "
+              "first validation score that good")  # fmt: skip
     print(f"learning curves: {out / 'compare.png'}; all numbers: {out / 'compare.json'}")
