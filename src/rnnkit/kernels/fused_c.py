@@ -2,13 +2,14 @@
 
 The fused kernels have two interchangeable implementations of their two time loops (forward and
 backward through time): PyTorch ops stepped from Python, and the C++ below, which runs the whole
-loop in one call: one BLAS GEMM per step (MKL's ``sgemm_``/``dgemm_``, the very routines
-``torch.mm`` uses, exported by ``libtorch_cpu``) and the gate math fused into vectorised loops.
-Both write the same buffers, so the GEMMs before and after the loop are shared.
+loop in one call: one BLAS GEMM per step (``sgemm_``/``dgemm_`` of the BLAS that
+``libtorch_cpu`` links and exports, MKL in the x86 wheels) and the gate math fused into vectorised
+loops. Both write the same buffers, so the GEMMs before and after the loop are shared.
 
-The library builds with ``c++ -O3`` into the user cache (``$XDG_CACHE_HOME/rnnkit``, about a
-second), keyed by a hash of source and flags, written atomically. Without a compiler, without the
-BLAS symbols, for bfloat16, on a GPU, or with ``RNNKIT_NO_CEXT=1``, the Python loops run instead.
+The library builds with ``c++ -O3`` on the first fused call (a few seconds, once) into the user
+cache (``$XDG_CACHE_HOME/rnnkit``), keyed by a hash of source, compiler and flags, written
+atomically. Without a compiler, without the BLAS symbols, for bfloat16, on a GPU, or with
+``RNNKIT_NO_CEXT=1``, the Python loops run instead.
 
 The float32 path uses a polynomial ``exp`` (Cephes ``expf``, relative error ~1e-7) for sigmoid and
 tanh; float64 uses libm, so ``gradcheck`` sees the exact functions.

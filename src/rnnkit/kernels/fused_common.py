@@ -5,7 +5,8 @@ Every fused kernel has the signature of :func:`rnnkit.kernels.reference.run_refe
 
 1. the input projection for all ``T`` steps as one GEMM, ``(T*B, I) @ (I, G*H)``;
 2. per step, one GEMM ``h_{t-1} @ W_hh^T`` added in place into that step's slice of the projection,
-   then the gate math as in-place pointwise ops on preallocated buffers;
+   then the gate math — in compiled C++ (:mod:`rnnkit.kernels.fused_c`) where it builds, else as
+   in-place PyTorch ops on preallocated buffers (the two loops write the same buffers);
 3. backward through time by hand: per step only the pointwise gate derivatives and
    ``dh_{t-1} = dG_t @ W_hh``; the weight, bias and input gradients are single GEMMs (or sums) over
    all steps after the loop (``dW_hh = dG^T @ H_prev``, ``dW_ih = dG^T @ X``, ``dx = dG @ W_ih``).
@@ -44,7 +45,6 @@ __all__ = [
     "float_mask",
     "no_autocast",
     "prev_steps",
-    "sum_rows",
     "unfusable_activation",
 ]
 
@@ -106,11 +106,6 @@ def drop_mask(drop: Sequence[Tensor | None] | None, k: int) -> Tensor | None:
 def prev_steps(first: Tensor, steps: Tensor) -> Tensor:
     """``(T, B, n)``: the state entering each step, ``[first, steps[0], ..., steps[T-2]]``."""
     return torch.cat([first.unsqueeze(0), steps[:-1]])
-
-
-def sum_rows(t: Tensor) -> Tensor:
-    """Sum a ``(T, B, n)`` gradient over time and batch: a bias gradient ``(n,)``."""
-    return t.reshape(-1, t.shape[-1]).sum(0)
 
 
 def empty_result(cell: CellMath, x: Tensor, state: State, keep_steps: bool) -> SequenceResult:
