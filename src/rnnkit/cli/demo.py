@@ -100,21 +100,12 @@ def _train_and_write(args: argparse.Namespace, out: str) -> int:
     code = int(targs.func(targs))
     if code not in (0, 130):
         return code
-    print(f"\n--- what it writes (temperature 0.7, seed {args.seed}) ---", flush=True)
-    sargs = parser.parse_args(
-        [
-            "sample",
-            out,
-            "--length",
-            str(args.length),
-            "--temperature",
-            "0.7",
-            "--seed",
-            str(args.seed),
-            "--prime",
-            "def ",
-        ]
-    )
+    # Below ~0.8 an undertrained model gets stuck in runs of indentation spaces; 0.9 with a
+    # nucleus of 0.95 writes recognisable Python after a couple of minutes.
+    print(f"\n--- what it writes (temperature 0.9, top-p 0.95, seed {args.seed}) ---", flush=True)
+    sample = ["sample", out, "--length", str(args.length), "--temperature", "0.9"]
+    sample += ["--top-p", "0.95", "--seed", str(args.seed), "--prime", "def "]
+    sargs = parser.parse_args(sample)
     sargs.func(sargs)
     if args.out is not None:
         print(f"--- the run is in {out}: rnnkit sample {out} --prime 'class '", flush=True)
