@@ -129,7 +129,7 @@ class _FusedElman(torch.autograd.Function):
         x2 = x.reshape(T * B, I)
         S = torch.mm(x2, W_ih.t()) if b is None else torch.addmm(b, x2, W_ih.t())
         S = S.view(T, B, H)  # input projections, then (in place) the states h_t
-        h0 = h0.contiguous()
+        h0, W_hh = h0.contiguous(), W_hh.contiguous()  # the C loops read raw memory
         lib = clib(x, acts=(cell.activation,))
         if lib is None:
             _forward_loop(cell, S, W_hh, h0, mask, rho)
@@ -191,6 +191,7 @@ def run_fused_elman(
     dtype = autocast_dtype(x)
     args = cast_all(dtype, x, state[0], w["weight_ih"], w["weight_hh"], b)
     rho = cast_all(dtype, drop_mask(drop, 0))[0]
+    rho = None if rho is None else rho.contiguous()
     with no_autocast(x):
         out, hT = _FusedElman.apply(cell, *args, mask, rho)
     return SequenceResult(out, (hT,), (out,) if keep_steps else None)

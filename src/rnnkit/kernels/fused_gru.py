@@ -202,7 +202,7 @@ class _FusedGRU(torch.autograd.Function):
         x2 = x.reshape(T * B, I)
         A = torch.mm(x2, W_ih.t()) if b_x is None else torch.addmm(b_x, x2, W_ih.t())
         A = A.view(T, B, 3 * H)
-        h0 = h0.contiguous()
+        h0, W_hh = h0.contiguous(), W_hh.contiguous()  # the C loops read raw memory
         lib = clib(x, acts=(cell.recurrent_activation, cell.activation))
         if lib is None:
             U, S = _forward_loop(cell, A, W_hh, b_hn, h0, mask, rho)
@@ -288,6 +288,7 @@ def run_fused_gru(
         dtype, x, state[0], w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")
     )
     rho = cast_all(dtype, drop_mask(drop, 0))[0]
+    rho = None if rho is None else rho.contiguous()
     with no_autocast(x):
         out, hT = _FusedGRU.apply(cell, *args, mask, rho)
     return SequenceResult(out, (hT,), (out,) if keep_steps else None)

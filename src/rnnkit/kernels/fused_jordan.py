@@ -189,7 +189,10 @@ class _FusedJordan(torch.autograd.Function):
         AH = AH.view(T, B, H)  # input projections, then (in place) the states h_t
         AY = x.new_empty(T, B, O)  # y_t
         y0, h0 = y0.contiguous(), h0.contiguous()
-        W = (W_hh, W_yh, W_hy, b_y, W_yy)
+        W_hh, W_yh, b_y, W_yy = (
+            None if w is None else w.contiguous() for w in (W_hh, W_yh, b_y, W_yy)
+        )  # the C loops read raw memory
+        W = (W_hh, W_yh, W_hy.contiguous(), b_y, W_yy)
         lib = clib(x, acts=(cell.activation, cell.output_activation))
         if lib is None:
             _forward_loop(cell, AH, AY, W, y0, h0, mask, rho_y, rho_h)
@@ -289,7 +292,10 @@ def run_fused_jordan(
         dtype, x, state[0], state[1], w["weight_ih"], b, w.get("weight_hh"), w.get("weight_yh"),
         w["weight_hy"], w.get("bias_y"), w.get("weight_yy"),
     )  # fmt: skip
-    rhos = cast_all(dtype, drop_mask(drop, 0), drop_mask(drop, 1))
+    rhos = [
+        None if r is None else r.contiguous()
+        for r in cast_all(dtype, drop_mask(drop, 0), drop_mask(drop, 1))
+    ]
     with no_autocast(x):
         out, yT, hT, h_steps = _FusedJordan.apply(cell, keep_steps, *args, mask, *rhos)
     return SequenceResult(out, (yT, hT), (out, h_steps) if keep_steps else None)

@@ -241,7 +241,8 @@ class _FusedLSTM(torch.autograd.Function):
         x2 = x.reshape(T * B, I)
         A = torch.mm(x2, W_ih.t()) if b is None else torch.addmm(b, x2, W_ih.t())
         A = A.view(T, B, G * H)  # input projections; the loop turns them into gate values
-        h0, c0, W_hh = h0.contiguous(), c0.contiguous(), W_hh.contiguous()
+        h0, c0, W_hh = h0.contiguous(), c0.contiguous(), W_hh.contiguous()  # for the C loops
+        W_hr, p_in, p_o = (None if t is None else t.contiguous() for t in (W_hr, p_in, p_o))
         lib = clib(x, acts=(cell.recurrent_activation, cell.activation))
         if lib is None:
             C, S = _forward_loop(cell, A, W_hh, W_hr, p_in, p_o, h0, c0, mask, rho)
@@ -359,6 +360,7 @@ def run_fused_lstm(
     dtype = autocast_dtype(x)
     args = cast_all(dtype, x, h0, c0, W_ih, W_hh, b, w.get("weight_hr"), p_in, p_o)
     rho = cast_all(dtype, drop_mask(drop, 0))[0]
+    rho = None if rho is None else rho.contiguous()
     with no_autocast(x):
         out, hT, cT, c_steps = _FusedLSTM.apply(cell, keep_steps, *args, mask, rho)
     return SequenceResult(out, (hT, cT), (out, c_steps) if keep_steps else None)
