@@ -106,7 +106,7 @@ def add_sequence_args(p: argparse.ArgumentParser, kind: str) -> None:
         type=int,
         default=None,
         metavar="T",
-        help="synthetic sets: sequence length (adding 100, copy: delay 20, dinner 20)",
+        help="synthetic sets: sequence length (adding 100, copy: delay 20, dinner 6)",
     )
     h = p.add_argument_group("head")
     h.add_argument(
