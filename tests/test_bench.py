@@ -45,7 +45,10 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["step"][0]["size"] == "B=2,I=4,H=8"
     assert set(data["environment"]) == {"torch", "threads", "compiled_loops"}
     assert main(argv) == 0
-    assert "gru_reset_before         fused" in capsys.readouterr().out
+    line = next(li for li in capsys.readouterr().out.splitlines() if "gru_reset_before" in li)
+    assert line.split()[:2] == ["gru_reset_before", "fused"]
+    assert main([*argv, "--markdown"]) == 0
+    assert "| gru_reset_before | fused |" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

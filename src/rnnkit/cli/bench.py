@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 import torch
 
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     p.add_argument("--quick", action="store_true", help="one tiny size, four variants (seconds)")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of tables")
+    p.add_argument("--markdown", action="store_true", help="print Markdown tables")
     p.set_defaults(func=run)
 
 
@@ -78,46 +80,93 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"rows": rows, "step": steps, "environment": _environment()}, indent=1))
         return 0
     env = _environment()
-    print(
-        f"torch {env['torch']}, {env['threads']} threads, compiled loops "
-        f"{'on' if env['compiled_loops'] else 'off'}; medians of {repeats} interleaved repeats"
-    )
-    for size in sizes:
-        print(f"\n{size}   (ms; x = ratio; saved = MiB kept for backward)")
-        header = (
-            f"{'variant':24s} {'kernel':9s} {'fwd':>7s} {'f+b':>8s} {'f+b/LSTM':>9s} "
-            f"{'fwd/LSTM':>9s} {'naive f+b':>10s} {'speedup':>8s} {'saved':>7s} {'naive':>7s}"
-        )
-        print(header)
-        print("-" * len(header))
-        for r in rows:
-            if r["size"] != str(size):
-                continue
-            print(
-                f"{r['variant']:24s} {r['kernel']:9s} {r['fwd_ms']:7.1f} {r['fwdbwd_ms']:8.1f} "
-                f"{r['fwdbwd_vs_lstm']:8.2f}x {r['fwd_vs_lstm']:8.2f}x {r['naive_fwdbwd_ms']:10.1f} "
-                f"{r['fwdbwd_vs_naive']:7.1f}x {_mib(r['saved_bytes'])} {_mib(r['naive_saved_bytes'])}"
-            )
-        first = next(r for r in rows if r["size"] == str(size))
-        print(
-            f"{'torch.nn.LSTM':24s} {'native':9s} {first['lstm_fwd_ms']:7.1f} "
-            f"{first['lstm_fwdbwd_ms']:8.1f} {'':>9s} {'':>9s} {'':>10s} {'':>8s} "
-            f"{_mib(first['lstm_saved_bytes'])}"
-        )
-    print(
-        "\none generation step (µs, median): rnnkit LSTM.step vs torch.nn.LSTM on a length-1 input"
-    )
-    for s in steps:
-        print(
-            f"  {s['size']:22s} nn.LSTM {s['nn_lstm_len1_us']:8.1f}   step {s['step_us']:8.1f} "
-            f"({s['step_vs_lstm']:.2f}x)   peephole step {s['peephole_step_us']:8.1f} "
-            f"({s['peephole_step_vs_lstm']:.2f}x)"
-        )
+    print((_markdown if args.markdown else _text)(rows, steps, env, repeats))
     return 0
 
 
-def _mib(n: int) -> str:
-    return f"{n / 2**20:7.2f}"
+COLUMNS = [  # (header, row key, format)
+    ("kernel", "kernel", "{}"),
+    ("fwd ms", "fwd_ms", "{:.1f}"),
+    ("f+b ms", "fwdbwd_ms", "{:.1f}"),
+    ("f+b ÷ LSTM", "fwdbwd_vs_lstm", "{:.2f}"),
+    ("fwd ÷ LSTM", "fwd_vs_lstm", "{:.2f}"),
+    ("naive f+b ms", "naive_fwdbwd_ms", "{:.1f}"),
+    ("speed-up f+b", "fwdbwd_vs_naive", "{:.2f}x"),
+    ("speed-up fwd", "fwd_vs_naive", "{:.2f}x"),
+    ("saved MiB", "saved_bytes", "mib"),
+    ("naive MiB", "naive_saved_bytes", "mib"),
+]
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    return [
+        f"{row[key] / 2**20:.1f}" if fmt == "mib" else fmt.format(row[key])
+        for _, key, fmt in COLUMNS
+    ]
+
+
+def _lstm_cells(row: dict[str, Any]) -> list[str]:
+    blank = [""] * (len(COLUMNS) - 4)
+    return ["native", f"{row['lstm_fwd_ms']:.1f}", f"{row['lstm_fwdbwd_ms']:.1f}", *blank,
+            f"{row['lstm_saved_bytes'] / 2**20:.1f}"]  # fmt: skip
+
+
+def _heading(env: dict[str, object], repeats: int) -> str:
+    loops = "compiled C++" if env["compiled_loops"] else "PyTorch (no compiler)"
+    return (
+        f"torch {env['torch']}, {env['threads']} threads, fused loops in {loops}; "
+        f"medians of {repeats} interleaved repeats. ÷ LSTM: time over torch.nn.LSTM's of the same "
+        "size (below 1 is faster); speed-up: the naive loop's time over rnnkit's; MiB: saved for "
+        "backward."
+    )
+
+
+def _text(rows: list[dict[str, Any]], steps: list[dict[str, Any]], env: dict[str, object],
+          repeats: int) -> str:  # fmt: skip
+    lines = [_heading(env, repeats)]
+    widths = [24] + [max(len(h), 9) for h, _, _ in COLUMNS]
+    fmt = " ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
+    for size in dict.fromkeys(r["size"] for r in rows):
+        sized = [r for r in rows if r["size"] == size]
+        header = fmt.format("variant", *(h for h, _, _ in COLUMNS))
+        lines += ["", size, header, "-" * len(header)]
+        lines += [fmt.format(r["variant"], *_cells(r)) for r in sized]
+        lines.append(fmt.format("torch.nn.LSTM", *_lstm_cells(sized[0])))
+    lines += [
+        "",
+        "one generation step, µs (median): LSTM.step vs torch.nn.LSTM on a length-1 input",
+    ]
+    lines += [
+        f"  {s['size']:22s} nn.LSTM {s['nn_lstm_len1_us']:8.1f}   step {s['step_us']:8.1f} "
+        f"({s['step_vs_lstm']:.2f}x)   peephole step {s['peephole_step_us']:8.1f} "
+        f"({s['peephole_step_vs_lstm']:.2f}x)"
+        for s in steps
+    ]
+    return "\n".join(lines)
+
+
+def _markdown(rows: list[dict[str, Any]], steps: list[dict[str, Any]], env: dict[str, object],
+              repeats: int) -> str:  # fmt: skip
+    lines = [_heading(env, repeats)]
+    for size in dict.fromkeys(r["size"] for r in rows):
+        sized = [r for r in rows if r["size"] == size]
+        lines += [
+            "",
+            f"**{size}**",
+            "",
+            "| variant | " + " | ".join(h for h, _, _ in COLUMNS) + " |",
+        ]
+        lines.append("|---" * (len(COLUMNS) + 1) + "|")
+        lines += [f"| {r['variant']} | " + " | ".join(_cells(r)) + " |" for r in sized]
+        lines.append("| torch.nn.LSTM | " + " | ".join(_lstm_cells(sized[0])) + " |")
+    lines += ["", "| one step (µs) | torch.nn.LSTM, length 1 | LSTM.step | peephole LSTM.step |",
+              "|---|---|---|---|"]  # fmt: skip
+    lines += [
+        f"| {s['size']} | {s['nn_lstm_len1_us']:.1f} | {s['step_us']:.1f} "
+        f"({s['step_vs_lstm']:.2f}x) | {s['peephole_step_us']:.1f} ({s['peephole_step_vs_lstm']:.2f}x) |"
+        for s in steps
+    ]
+    return "\n".join(lines)
 
 
 def _environment() -> dict[str, object]:
