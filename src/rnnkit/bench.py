@@ -1,6 +1,6 @@
 """Side-by-side timings of every layer variant against ``torch.nn.LSTM`` and against the naive loop.
 
-For each size and variant it measures, interleaved in one process (round-robin over repeats, so
+For each size it measures, in one round-robin over every variant and baseline per repeat (so
 load on the machine hits all of them alike), the median wall-clock time of
 
 * the rnnkit layer with its automatic kernel choice (``native``, ``fused`` or ``reference``),
@@ -157,22 +157,25 @@ def run_bench(
         torch.manual_seed(seed)
         x = torch.randn(size.T, size.B, size.I)
         lstm = nn.LSTM(size.I, size.H).train()
-        base = {"lstm_fwd": _forward(lstm, x), "lstm_fwdbwd": _train_step(lstm, x)}
-        lstm_saved = saved_bytes(lstm, x)
+        fns = {"lstm_fwd": _forward(lstm, x), "lstm_fwdbwd": _train_step(lstm, x)}
+        layers = {}
         for name in variants:
-            if progress is not None:
-                progress(f"{size} {name}")
             ours = VARIANTS[name](size.I, size.H, "auto").train()
             naive = VARIANTS[name](size.I, size.H, "reference").train()
             naive.load_state_dict(ours.state_dict())
-            fns = {
-                **base,
-                "fwd": _forward(ours, x),
-                "fwdbwd": _train_step(ours, x),
-                "naive_fwd": _forward(naive, x),
-                "naive_fwdbwd": _train_step(naive, x),
+            layers[name] = (ours, naive)
+            fns |= {
+                f"{name}:fwd": _forward(ours, x),
+                f"{name}:fwdbwd": _train_step(ours, x),
+                f"{name}:naive_fwd": _forward(naive, x),
+                f"{name}:naive_fwdbwd": _train_step(naive, x),
             }
-            ms = _medians(fns, repeats)
+        if progress is not None:
+            progress(f"{size}: {len(fns)} measurements x {repeats + 1}")
+        ms = _medians(fns, repeats)  # one round-robin over everything at this size
+        for name, (ours, naive) in layers.items():
+            m = {k.split(":")[1]: v for k, v in ms.items() if k.startswith(f"{name}:")}
+            m |= {"lstm_fwd": ms["lstm_fwd"], "lstm_fwdbwd": ms["lstm_fwdbwd"]}
             rows.append(
                 {
                     "size": str(size),
@@ -180,14 +183,14 @@ def run_bench(
                     "kernel": ours._select_kernel(False),
                     "repeats": repeats,
                     "threads": torch.get_num_threads(),
-                    **{f"{k}_ms": round(v, 3) for k, v in ms.items()},
-                    "fwd_vs_lstm": round(ms["fwd"] / ms["lstm_fwd"], 3),
-                    "fwdbwd_vs_lstm": round(ms["fwdbwd"] / ms["lstm_fwdbwd"], 3),
-                    "fwd_vs_naive": round(ms["naive_fwd"] / ms["fwd"], 3),
-                    "fwdbwd_vs_naive": round(ms["naive_fwdbwd"] / ms["fwdbwd"], 3),
+                    **{f"{k}_ms": round(v, 3) for k, v in m.items()},
+                    "fwd_vs_lstm": round(m["fwd"] / m["lstm_fwd"], 3),
+                    "fwdbwd_vs_lstm": round(m["fwdbwd"] / m["lstm_fwdbwd"], 3),
+                    "fwd_vs_naive": round(m["naive_fwd"] / m["fwd"], 3),
+                    "fwdbwd_vs_naive": round(m["naive_fwdbwd"] / m["fwdbwd"], 3),
                     "saved_bytes": saved_bytes(ours, x),
                     "naive_saved_bytes": saved_bytes(naive, x),
-                    "lstm_saved_bytes": lstm_saved,
+                    "lstm_saved_bytes": saved_bytes(lstm, x),
                 }
             )
     return rows
