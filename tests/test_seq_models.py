@@ -23,6 +23,8 @@ def _layer(cell: str, bidirectional: bool) -> nn.Module:
         "gru": lambda: rnnkit.GRU(3, 4, num_layers=2, **kw),
         "jordan": lambda: rnnkit.JordanRNN(3, 4, 2, **kw),
         "torch-lstm": lambda: nn.LSTM(3, 4, **kw),
+        "peephole-cell": lambda: rnnkit.LSTMCell(3, 4, peephole=True),
+        "jordan-cell": lambda: rnnkit.JordanCell(3, 4, 2),
     }[cell]()
 
 
@@ -44,8 +46,15 @@ def test_pooling_by_hand() -> None:
     assert pool_max(neg, lengths, 1).tolist() == [[-1.0]]
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "peephole", "gru", "jordan", "torch-lstm"])
-@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize(
+    ("cell", "bidirectional"),
+    [
+        (c, d)
+        for c in ("rnn", "lstm", "peephole", "gru", "jordan", "torch-lstm")
+        for d in (False, True)
+    ]
+    + [("peephole-cell", False), ("jordan-cell", False)],
+)
 def test_padding_never_leaks(cell: str, bidirectional: bool) -> None:
     torch.manual_seed(0)
     x = torch.randn(4, 5, 3)
@@ -110,3 +119,15 @@ def test_tagging_loss_skips_padding() -> None:
         torch.stack([logits[0, 0], logits[0, 1], logits[1, 0]]), torch.tensor([1, 2, 3])
     )
     torch.testing.assert_close(tagging_loss(logits, tags), manual)
+
+
+def test_a_cell_runs_like_the_layer_with_its_weights() -> None:
+    torch.manual_seed(3)
+    cell = rnnkit.LSTMCell(3, 4, peephole=True)
+    layer = rnnkit.LSTM(3, 4, peephole=True, batch_first=True)
+    with torch.no_grad():
+        for name, p in cell.named_parameters():
+            getattr(layer, f"{name}_l0").copy_(p)
+    x = torch.randn(4, 5, 3)
+    torch.testing.assert_close(run_layer(cell, x, LENGTHS), run_layer(layer, x, LENGTHS))
+    assert layer_output_size(cell) == 4

@@ -10,7 +10,9 @@ The pooled vector sees valid steps only, so padding never reaches a prediction:
 
 Models take batch-first input: token ids ``(B, T)`` through an ``embedding``, or features
 ``(B, T, F)``, with ``lengths (B,)``. Any rnnkit layer works (its ``lengths=`` keeps padding out of
-outputs and final states); a ``torch.nn`` RNN/LSTM/GRU works too, fed a PackedSequence.
+outputs and final states), so does any rnnkit cell (``LSTMCell(3, 8, peephole=True)``,
+``JordanCell``, ...), unrolled by the layers' own driver, and a ``torch.nn`` RNN/LSTM/GRU, fed a
+PackedSequence.
 
 Shape letters: ``B`` batch, ``T`` steps, ``F`` features, ``D`` directions, ``O`` layer output units,
 ``C`` classes.
@@ -24,7 +26,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ..kernels import fused_kernel_for, run_reference, run_stack
 from ..layers import RecurrentLayer
+from ..layers.cell_modules import CellModule
 
 __all__ = [
     "POOLINGS",
@@ -45,10 +49,12 @@ def layer_output_size(layer: nn.Module) -> int:
     """``D * O``: the size of the layer's output at each step."""
     if isinstance(layer, RecurrentLayer):
         return layer.cells[-1].output_size * layer.num_directions
+    if isinstance(layer, CellModule):
+        return layer.cell.output_size
     if isinstance(layer, nn.RNNBase):
         return (layer.proj_size or layer.hidden_size) * (2 if layer.bidirectional else 1)
     raise TypeError(
-        f"expected an rnnkit layer or a torch.nn RNN/LSTM/GRU, got {type(layer).__name__}"
+        f"expected an rnnkit layer or cell, or a torch.nn RNN/LSTM/GRU, got {type(layer).__name__}"
     )
 
 
@@ -56,14 +62,31 @@ def _directions(layer: nn.Module) -> int:
     return 2 if getattr(layer, "bidirectional", False) else 1
 
 
+def _run_cell(module: CellModule, x: Tensor, lengths: Tensor) -> Tensor:
+    """Unroll a single-step cell module with the layers' driver (zero initial state)."""
+    cell = module.cell
+    weights = {name: getattr(module, name) for name in cell.weight_specs(module.bias)}
+    xt = x.transpose(0, 1)  # (T, B, I)
+    state0 = tuple(xt.new_zeros(1, xt.shape[1], size) for size in cell.state_sizes)  # (1, B, size)
+    kernel = fused_kernel_for(cell) or run_reference
+    out, _, _ = run_stack([cell], [[weights]], xt, state0, lengths, kernel)
+    return out.transpose(0, 1)  # (B, T, O)
+
+
 def run_layer(layer: nn.Module, x: Tensor, lengths: Tensor) -> Tensor:
-    """Run ``layer`` over batch-first ``x (B, T, I)``: ``(B, T, D*O)``, zeros past each length."""
+    """Run ``layer`` over batch-first ``x (B, T, I)``: ``(B, T, D*O)``, zeros past each length.
+
+    ``layer`` is an rnnkit layer (given ``lengths=``), an rnnkit cell such as ``LSTMCell``
+    (unrolled by the driver the layers use), or a ``torch.nn`` RNN/LSTM/GRU (fed a PackedSequence).
+    """
     if isinstance(layer, RecurrentLayer):
         full = lengths.numel() > 0 and int(lengths.min()) == x.shape[1]  # no padding: skip packing
         out, _ = layer(
             x if layer.batch_first else x.transpose(0, 1), lengths=None if full else lengths
         )
         return out if layer.batch_first else out.transpose(0, 1)  # (B, T, D*O)
+    if isinstance(layer, CellModule):
+        return _run_cell(layer, x, lengths)
     T = x.shape[1]
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     out, _ = layer(packed)
