@@ -30,10 +30,13 @@ ACTS = {
 
 
 def lstm_cells() -> dict[str, CellMath]:
+    """Every structure with tanh/sigmoid; two structures with each other pair of activations."""
     cells: dict[str, CellMath] = {}
     for (name, (act, rec)), peephole, coupled, proj in itertools.product(
         ACTS.items(), [False, True], [False, True], [0, 2]
     ):
+        if name != "tanh/sigmoid" and (peephole, coupled, proj) not in [(1, 0, 2), (0, 1, 0)]:
+            continue
         cells[f"lstm-{name}-peep{peephole:d}-coup{coupled:d}-proj{proj}"] = LSTMMath(
             I, 5, act, rec, proj_size=proj, peephole=peephole, coupled=coupled
         )
