@@ -6,7 +6,7 @@ load on the machine hits all of them alike), the median wall-clock time of
 * the rnnkit layer with its automatic kernel choice (``native``, ``fused`` or ``reference``),
 * the same layer with ``backend="reference"`` — the naive autograd loop over time that users
   write for a custom cell,
-* ``torch.nn.LSTM`` of the same size,
+* ``torch.nn.LSTM`` of the same size, and for the standard GRU and RNN ``torch.nn.GRU``/``RNN``,
 
 each for a forward pass (under ``no_grad``) and a training step (forward + ``backward`` of the
 summed output), all in training mode. Memory is the bytes autograd saves for backward during the
@@ -79,6 +79,11 @@ VARIANTS: dict[str, Factory] = {
     "rnn_softsign": lambda i, h, b: RNN(i, h, nonlinearity="softsign", backend=b),
     "jordan": lambda i, h, b: JordanRNN(i, h, h, backend=b),
 }
+# The torch.nn module that computes exactly the same thing, where there is one.
+TORCH_TWINS: dict[str, Callable[[int, int], nn.Module]] = {
+    "gru": nn.GRU,
+    "rnn_tanh": nn.RNN,
+}
 
 
 @contextmanager
@@ -149,8 +154,9 @@ def run_bench(
 ) -> list[dict[str, Any]]:
     """One row per size and variant; times in milliseconds (medians), memory in bytes.
 
-    Ratios: ``vs_lstm`` = rnnkit time / ``torch.nn.LSTM`` time (below 1 is faster), ``vs_naive`` =
-    naive loop time / rnnkit time (the speed-up).
+    Ratios: ``vs_lstm`` = rnnkit time / ``torch.nn.LSTM`` time (below 1 is faster), ``vs_torch``
+    = rnnkit time / the time of the ``torch.nn`` module computing the same (``None`` for variants
+    torch lacks), ``vs_naive`` = naive loop time / rnnkit time (the speed-up).
     """
     rows: list[dict[str, Any]] = []
     for size in sizes:
@@ -160,6 +166,12 @@ def run_bench(
         fns = {"lstm_fwd": _forward(lstm, x), "lstm_fwdbwd": _train_step(lstm, x)}
         layers = {}
         for name in variants:
+            if name in TORCH_TWINS:
+                twin = TORCH_TWINS[name](size.I, size.H).train()
+                fns |= {
+                    f"{name}:torch_fwd": _forward(twin, x),
+                    f"{name}:torch_fwdbwd": _train_step(twin, x),
+                }
             ours = VARIANTS[name](size.I, size.H, "auto").train()
             naive = VARIANTS[name](size.I, size.H, "reference").train()
             naive.load_state_dict(ours.state_dict())
@@ -176,6 +188,8 @@ def run_bench(
         for name, (ours, naive) in layers.items():
             m = {k.split(":")[1]: v for k, v in ms.items() if k.startswith(f"{name}:")}
             m |= {"lstm_fwd": ms["lstm_fwd"], "lstm_fwdbwd": ms["lstm_fwdbwd"]}
+            if name in ("lstm", "lstm_fused"):  # torch.nn.LSTM is the twin
+                m |= {"torch_fwd": ms["lstm_fwd"], "torch_fwdbwd": ms["lstm_fwdbwd"]}
             rows.append(
                 {
                     "size": str(size),
@@ -188,6 +202,12 @@ def run_bench(
                     "fwdbwd_vs_lstm": round(m["fwdbwd"] / m["lstm_fwdbwd"], 3),
                     "fwd_vs_naive": round(m["naive_fwd"] / m["fwd"], 3),
                     "fwdbwd_vs_naive": round(m["naive_fwdbwd"] / m["fwdbwd"], 3),
+                    "fwdbwd_vs_torch": (
+                        round(m["fwdbwd"] / m["torch_fwdbwd"], 3) if "torch_fwdbwd" in m else None
+                    ),
+                    "fwd_vs_torch": (
+                        round(m["fwd"] / m["torch_fwd"], 3) if "torch_fwd" in m else None
+                    ),
                     "saved_bytes": saved_bytes(ours, x),
                     "naive_saved_bytes": saved_bytes(naive, x),
                     "lstm_saved_bytes": saved_bytes(lstm, x),

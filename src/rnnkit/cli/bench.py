@@ -90,6 +90,7 @@ COLUMNS = [  # (header, row key, format)
     ("f+b ms", "fwdbwd_ms", "{:.1f}"),
     ("f+b ÷ LSTM", "fwdbwd_vs_lstm", "{:.2f}"),
     ("fwd ÷ LSTM", "fwd_vs_lstm", "{:.2f}"),
+    ("f+b ÷ torch.nn", "fwdbwd_vs_torch", "{:.2f}"),
     ("naive f+b ms", "naive_fwdbwd_ms", "{:.1f}"),
     ("speed-up f+b", "fwdbwd_vs_naive", "{:.2f}x"),
     ("speed-up fwd", "fwd_vs_naive", "{:.2f}x"),
@@ -98,11 +99,14 @@ COLUMNS = [  # (header, row key, format)
 ]
 
 
+def _cell(value: Any, fmt: str) -> str:
+    if value is None:
+        return ""
+    return f"{value / 2**20:.1f}" if fmt == "mib" else fmt.format(value)
+
+
 def _cells(row: dict[str, Any]) -> list[str]:
-    return [
-        f"{row[key] / 2**20:.1f}" if fmt == "mib" else fmt.format(row[key])
-        for _, key, fmt in COLUMNS
-    ]
+    return [_cell(row[key], fmt) for _, key, fmt in COLUMNS]
 
 
 def _lstm_cells(row: dict[str, Any]) -> list[str]:
@@ -116,8 +120,8 @@ def _heading(env: dict[str, object], repeats: int) -> str:
     return (
         f"torch {env['torch']}, {env['threads']} threads, fused loops in {loops}; "
         f"medians of {repeats} interleaved repeats. ÷ LSTM: time over torch.nn.LSTM's of the same "
-        "size (below 1 is faster); speed-up: the naive loop's time over rnnkit's; MiB: saved for "
-        "backward."
+        "size (below 1 is faster); ÷ torch.nn: over the torch.nn module computing the same; "
+        "speed-up: the naive loop's time over rnnkit's; MiB: saved for backward."
     )
 
 
