@@ -22,6 +22,8 @@ def test_run_bench_rows() -> None:
         for key in ["fwd_ms", "fwdbwd_ms", "naive_fwdbwd_ms", "lstm_fwdbwd_ms", "fwdbwd_vs_lstm"]:
             assert r[key] > 0
         assert r["saved_bytes"] > 0 and r["naive_saved_bytes"] > 0
+    assert rows[0]["fwdbwd_vs_torch"] > 0  # the standard LSTM has a torch.nn twin
+    assert rows[2]["fwdbwd_vs_torch"] is None  # torch has no Jordan network
 
 
 def test_saved_bytes_counts_what_backward_keeps() -> None:
