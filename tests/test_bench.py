@@ -45,12 +45,13 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["rows"][0]["variant"] == "gru_reset_before"
     assert data["step"][0]["size"] == "B=2,I=4,H=8"
-    assert set(data["environment"]) == {"torch", "threads", "compiled_loops"}
+    assert set(data["environment"]) == {"torch", "threads", "compiled_loops", "clock"}
     assert main(argv) == 0
     line = next(li for li in capsys.readouterr().out.splitlines() if "gru_reset_before" in li)
     assert line.split()[:2] == ["gru_reset_before", "fused"]
-    assert main([*argv, "--markdown"]) == 0
-    assert "| gru_reset_before | fused |" in capsys.readouterr().out
+    assert main([*argv, "--markdown", "--clock", "cpu", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| gru_reset_before | fused |" in out and "1 threads" in out and "CPU time" in out
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 import torch
@@ -37,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--repeats", type=int, default=3, help="timed repeats per measurement (default 3)"
     )
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    p.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall time (default) or process CPU time (steadier on a shared machine; use with "
+        "--threads 1)",
+    )
     p.add_argument("--quick", action="store_true", help="one tiny size, four variants (seconds)")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of tables")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables")
@@ -74,12 +82,15 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"  measuring {msg} ...", file=sys.stderr, flush=True)
 
-    rows = run_bench(sizes, variants, repeats=repeats, progress=progress)
-    steps = [bench_step(s, repeats=20 if args.quick else 50 * repeats) for s in sizes]
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    rows = run_bench(sizes, variants, repeats=repeats, progress=progress, clock=clock)
+    steps = [bench_step(s, 20 if args.quick else 50 * repeats, clock=clock) for s in sizes]
     if args.json:
-        print(json.dumps({"rows": rows, "step": steps, "environment": _environment()}, indent=1))
+        env = {**_environment(), "clock": args.clock}
+        print(json.dumps({"rows": rows, "step": steps, "environment": env}, indent=1))
         return 0
     env = _environment()
+    env["clock"] = args.clock
     print((_markdown if args.markdown else _text)(rows, steps, env, repeats))
     return 0
 
@@ -119,7 +130,8 @@ def _heading(env: dict[str, object], repeats: int) -> str:
     loops = "compiled C++" if env["compiled_loops"] else "PyTorch (no compiler)"
     return (
         f"torch {env['torch']}, {env['threads']} threads, fused loops in {loops}; "
-        f"medians of {repeats} interleaved repeats. ÷ LSTM: time over torch.nn.LSTM's of the same "
+        f"{'CPU' if env.get('clock') == 'cpu' else 'wall'} time, medians of {repeats} interleaved "
+        "repeats. ÷ LSTM: time over torch.nn.LSTM's of the same "
         "size (below 1 is faster); ÷ torch.nn: over the torch.nn module computing the same; "
         "speed-up: the naive loop's time over rnnkit's; MiB: saved for backward."
     )
