@@ -118,9 +118,15 @@ def empty_result(cell: CellMath, x: Tensor, state: State, keep_steps: bool) -> S
 def autocast_dtype(x: Tensor) -> torch.dtype | None:
     """The autocast dtype when autocast is on for ``x``'s device and ``x`` is float32, else ``None``."""
     dev = x.device.type
-    if x.dtype != torch.float32 or not torch.is_autocast_enabled(dev):
+    if x.dtype != torch.float32:
         return None
-    return torch.get_autocast_dtype(dev)
+    try:
+        on, dtype = torch.is_autocast_enabled(dev), torch.get_autocast_dtype(dev)
+    except TypeError:  # torch < 2.4 has only the per-device functions
+        cpu = dev == "cpu"
+        on = torch.is_autocast_cpu_enabled() if cpu else torch.is_autocast_enabled()
+        dtype = torch.get_autocast_cpu_dtype() if cpu else torch.get_autocast_gpu_dtype()
+    return dtype if on else None
 
 
 def cast_all(dtype: torch.dtype | None, *tensors: Tensor | None) -> list[Tensor | None]:
