@@ -7,7 +7,7 @@ same order, so a drop-in user gets the same numbers and the same speed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -16,7 +16,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..cells.base import State
 
-__all__ = ["NativeMode", "run_native", "run_native_packed"]
+__all__ = ["NativeMode", "native_cell_step", "run_native", "run_native_packed"]
 
 NativeMode = Literal["lstm", "gru", "rnn_tanh", "rnn_relu"]
 _SINGLE_STATE = {
@@ -114,3 +114,22 @@ def run_native(
     for m, f in zip(merged, finals, strict=True):
         m[:, live] = f
     return full, merged
+
+
+_CELL_FNS: dict[str, Callable[..., Tensor]] = {
+    "gru": torch.gru_cell,
+    "rnn_tanh": torch.rnn_tanh_cell,
+    "rnn_relu": torch.rnn_relu_cell,
+}
+
+
+def native_cell_step(mode: NativeMode, x: Tensor, state: State, w: Mapping[str, Tensor]) -> State:
+    """One time step with torch's fused cell function (what ``torch.nn.LSTMCell`` etc. call).
+
+    ``x (B, I)``, ``state`` entries ``(B, size)``, ``w`` named as the cell names its weights.
+    """
+    args = (w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh"))
+    if mode == "lstm":
+        h, c = torch.lstm_cell(x, list(state), *args)
+        return (h, c)
+    return (_CELL_FNS[mode](x, state[0], *args),)

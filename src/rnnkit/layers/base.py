@@ -25,9 +25,9 @@ from ..kernels import (
     run_reference,
     run_stack,
 )
-from ..kernels.native import NativeMode
+from ..kernels.native import NativeMode, native_cell_step
 from ..regularizers import Regularizer, get_regularizer
-from .inputs import check_state, prepare_input, repack, shape_str
+from .inputs import check_state, check_step_input, prepare_input, repack, shape_str
 
 __all__ = ["BACKENDS", "RecurrentLayer", "SlowPathWarning"]
 
@@ -295,7 +295,7 @@ class RecurrentLayer(nn.Module):
             warnings.warn(
                 f"{name}: {why} has no fused kernel; running the reference loop (much slower)",
                 SlowPathWarning,
-                stacklevel=3,
+                stacklevel=5,  # _select_kernel < forward < Module._call_impl < __call__ < user
             )
         return "reference"
 
@@ -450,32 +450,13 @@ class RecurrentLayer(nn.Module):
         name = type(self).__name__
         if self.bidirectional:
             raise ValueError(f"{name}: step() needs a unidirectional layer (bidirectional=True)")
-        if not isinstance(input, Tensor) or not input.dtype.is_floating_point:
-            got = input.dtype if isinstance(input, Tensor) else type(input).__name__
-            raise ValueError(f"{name}: step expects a floating-point Tensor input, got {got}")
-        if input.dim() not in (1, 2) or input.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{name}: step expects input of size (B, {self.input_size}) or "
-                f"({self.input_size},), got {shape_str(input.shape)}"
-            )
-        unbatched = input.dim() == 1
-        x = input.unsqueeze(0) if unbatched else input  # (B, I)
+        x, unbatched = check_step_input(name, input, self.input_size)  # (B, I)
         state0 = self._initial_state(state, x.shape[0], x, unbatched)  # entries (L, B, size)
         mode = self.native_mode() if getattr(self, "proj_size", 0) == 0 else None
-        cell_fn: Any = {
-            "lstm": torch.lstm_cell,
-            "gru": torch.gru_cell,
-            "rnn_tanh": torch.rnn_tanh_cell,
-            "rnn_relu": torch.rnn_relu_cell,
-        }.get(mode or "")
         finals = []
         for l, cell in enumerate(self.cells):
             w, s = self.weights(l, 0), tuple(e[l] for e in state0)
-            if cell_fn is None:
-                s = cell.step(x, s, w)
-            else:
-                args = (w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh"))
-                s = tuple(cell_fn(x, s, *args)) if mode == "lstm" else (cell_fn(x, s[0], *args),)
+            s = cell.step(x, s, w) if mode is None else native_cell_step(mode, x, s, w)
             finals.append(s)
             x = s[0]
         final = tuple(torch.stack(entry) for entry in zip(*finals, strict=True))  # (L, B, size)

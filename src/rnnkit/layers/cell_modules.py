@@ -14,7 +14,8 @@ from torch import Tensor, nn
 from ..activations import Activation, get_activation
 from ..cells import CellMath, ElmanMath, GRUMath, JordanMath, LSTMMath, State
 from ..initializers import Initializer, get_initializer
-from .inputs import shape_str
+from ..kernels.native import NativeMode, native_cell_step
+from .inputs import check_step_input, shape_str
 
 __all__ = ["GRUCell", "JordanCell", "LSTMCell", "RNNCell"]
 
@@ -25,7 +26,6 @@ class CellModule(nn.Module):
     """One cell's parameters and a step: ``(input (B, I), state) -> state``."""
 
     state_names: ClassVar[tuple[str, ...]] = ("h",)
-    native: ClassVar[Callable[..., Any] | None] = None
 
     def __init__(
         self,
@@ -64,23 +64,14 @@ class CellModule(nn.Module):
     def weights(self) -> dict[str, Tensor]:
         return {name: getattr(self, name) for name in self._kinds}
 
-    def _native_step(self, x: Tensor, state: State) -> State | None:
-        """torch's fused cell for a standard configuration, else ``None``."""
+    def native_mode(self) -> NativeMode | None:
+        """torch's fused cell function for exactly this configuration, if there is one."""
         return None
 
     def forward(self, input: Tensor, hx: Any = None) -> Any:
         """One step. ``input (B, I)`` or unbatched ``(I,)``; ``hx`` as ``torch.nn``'s cell takes it."""
         name = type(self).__name__
-        if not isinstance(input, Tensor) or not input.dtype.is_floating_point:
-            got = str(input.dtype) if isinstance(input, Tensor) else type(input).__name__
-            raise ValueError(f"{name}: expected a floating-point Tensor input, got {got}")
-        if input.dim() not in (1, 2) or input.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{name}: expected input of size (B, {self.input_size}) or ({self.input_size},), "
-                f"got {shape_str(input.shape)}"
-            )
-        unbatched = input.dim() == 1
-        x = input.unsqueeze(0) if unbatched else input
+        x, unbatched = check_step_input(name, input, self.input_size)  # (B, I)
         B = x.shape[0]
         sizes = self.cell.state_sizes
         if hx is None:
@@ -95,9 +86,9 @@ class CellModule(nn.Module):
                     got = shape_str(p.shape) if isinstance(p, Tensor) else type(p).__name__
                     raise ValueError(f"{name}: expected {n} of shape {shape_str(want)}, got {got}")
             state = tuple(p.unsqueeze(0) for p in parts) if unbatched else parts
-        new = self._native_step(x, state)
-        if new is None:
-            new = self.cell.step(x, state, self.weights())
+        mode = self.native_mode()
+        w = self.weights()
+        new = self.cell.step(x, state, w) if mode is None else native_cell_step(mode, x, state, w)
         if unbatched:
             new = tuple(s.squeeze(0) for s in new)
         return new[0] if len(new) == 1 else new
@@ -125,14 +116,9 @@ class RNNCell(CellModule):
         self.nonlinearity = act.name
         super().__init__(ElmanMath(input_size, hidden_size, act), bias, device, dtype, **options)
 
-    def _native_step(self, x: Tensor, state: State) -> State | None:
-        fn = {"tanh": torch.rnn_tanh_cell, "relu": torch.rnn_relu_cell}.get(self.nonlinearity)
-        if fn is None:
-            return None
-        w = self.weights()
-        return (
-            fn(x, state[0], w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")),
-        )
+    def native_mode(self) -> NativeMode | None:
+        modes: dict[str, NativeMode] = {"tanh": "rnn_tanh", "relu": "rnn_relu"}
+        return modes.get(self.nonlinearity)
 
 
 class LSTMCell(CellModule):
@@ -175,14 +161,8 @@ class LSTMCell(CellModule):
         )
         super().__init__(cell, bias, device, dtype, **options)
 
-    def _native_step(self, x: Tensor, state: State) -> State | None:
-        if not self.cell.is_standard():
-            return None
-        w = self.weights()
-        h, c = torch.lstm_cell(
-            x, list(state), w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")
-        )
-        return (h, c)
+    def native_mode(self) -> NativeMode | None:
+        return "lstm" if self.cell.is_standard() else None
 
 
 class GRUCell(CellModule):
@@ -215,15 +195,8 @@ class GRUCell(CellModule):
         )
         super().__init__(cell, bias, device, dtype, **options)
 
-    def _native_step(self, x: Tensor, state: State) -> State | None:
-        if not self.cell.is_standard():
-            return None
-        w = self.weights()
-        return (
-            torch.gru_cell(
-                x, state[0], w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")
-            ),
-        )
+    def native_mode(self) -> NativeMode | None:
+        return "gru" if self.cell.is_standard() else None
 
 
 class JordanCell(CellModule):

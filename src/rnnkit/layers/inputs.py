@@ -9,7 +9,14 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["Prepared", "check_state", "prepare_input", "repack", "shape_str"]
+__all__ = [
+    "Prepared",
+    "check_state",
+    "check_step_input",
+    "prepare_input",
+    "repack",
+    "shape_str",
+]
 
 
 def shape_str(shape: Sequence[int]) -> str:
@@ -98,6 +105,20 @@ def prepare_input(
                 f"got values in [{int(lens.min())}, {int(lens.max())}]"
             )
     return Prepared(x, lens, None, unbatched)
+
+
+def check_step_input(name: str, input: Tensor, input_size: int) -> tuple[Tensor, bool]:
+    """Validate one time step's input, ``(B, I)`` or unbatched ``(I,)``; returns ``(x (B, I), unbatched)``."""
+    if not isinstance(input, Tensor):
+        raise ValueError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+    _check_float(name, input)
+    if input.dim() not in (1, 2) or input.shape[-1] != input_size:
+        raise ValueError(
+            f"{name}: expected input of size (B, {input_size}) or ({input_size},), "
+            f"got {shape_str(input.shape)}"
+        )
+    unbatched = input.dim() == 1
+    return (input.unsqueeze(0) if unbatched else input), unbatched
 
 
 def _check_float(name: str, t: Tensor) -> None:
