@@ -8,8 +8,10 @@ variants as keyword arguments. Options shared by all (see :class:`RecurrentLayer
   per sequence on each layer's input and on the recurrent state, in training mode only;
 * ``learn_init`` — a learned initial state (parameters ``h0``, and ``c0``/``y0``);
 * ``stateful`` — carry each row's final state (detached) into the next call; ``reset_state()``;
-* ``backend`` — ``"auto"`` (fastest exact kernel), ``"native"`` (torch's own, or an error) or
-  ``"reference"`` (the cell stepped in a Python loop);
+* ``backend`` — ``"auto"`` (torch's own kernel when the configuration is exactly torch's, else
+  rnnkit's fused kernel, else the reference loop with a one-time ``SlowPathWarning``),
+  ``"native"`` or ``"fused"`` (that kernel, or an error naming the option it cannot run), or
+  ``"reference"`` (the cell stepped in a Python loop, differentiated by autograd);
 * Keras's ``kernel_/recurrent_/bias_initializer`` and ``kernel_/recurrent_/bias_/activity_regularizer``.
 """
 
