@@ -75,7 +75,9 @@ def test_stateful_step_carries_its_state() -> None:
 def test_step_refuses_what_it_cannot_do() -> None:
     with pytest.raises(ValueError, match="unidirectional"):
         rnnkit.LSTM(I, H, bidirectional=True).step(torch.randn(2, I))
-    with pytest.raises(ValueError, match=r"expected input of size \(B, 3\) or \(3,\), got \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"expected input of size \(B, 3\) or \(3,\), got \(2, 4\)"
+    ):
         rnnkit.GRU(I, H).step(torch.randn(2, 4))
     with pytest.raises(ValueError, match="floating-point"):
         rnnkit.RNN(I, H).step(torch.ones(2, I, dtype=torch.long))
