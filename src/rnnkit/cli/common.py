@@ -148,14 +148,14 @@ def add_model_args(
         default=d["recurrent_dropout"],
         metavar="P",
         help="variational dropout on the recurrent state (Gal & Ghahramani 2016); "
-        "runs the reference loop, not the native kernel",
+        "runs rnnkit's fused kernel instead of torch's native one",
     )
     g.add_argument(
         "--input-dropout",
         type=float,
         default=d["input_dropout"],
         metavar="P",
-        help="variational dropout on each layer's input (reference loop)",
+        help="variational dropout on each layer's input (fused kernel)",
     )
     g.add_argument(
         "--unit-forget-bias",
