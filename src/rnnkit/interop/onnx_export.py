@@ -141,7 +141,10 @@ def save_model(model: onnx.ModelProto, path: str | Path) -> None:
     def write(tmp: Path) -> None:
         tmp.write_bytes(data)
 
-    atomic_write(path, write)
+    try:
+        atomic_write(path, write)
+    except OSError as e:  # e.g. a missing directory, before a temporary file exists
+        raise UserError(f"could not write {path}: {e.strerror or e}") from e
 
 
 def to_onnx(

@@ -81,12 +81,19 @@ def _family(module: nn.Module) -> tuple[str, bool]:
     )
 
 
-def _activation_name(module: nn.Module, attr: str) -> str:
+def _option(module: nn.Module, attr: str) -> Any:
     value = getattr(module, attr, None)
-    if value is None:  # not public on the layer: the cell math holds it
+    if value is None:  # not public on the module: the cell math holds it
         cells = getattr(module, "cells", None)
         cell = cells[0] if cells else getattr(module, "cell", None)
         value = getattr(cell, attr, None)
+    if value is None:
+        raise UserError(f"{type(module).__name__}: cannot read its {attr}")
+    return value
+
+
+def _activation_name(module: nn.Module, attr: str) -> str:
+    value = _option(module, attr)
     name = value if isinstance(value, str) else getattr(value, "name", None)
     if not isinstance(name, str):
         raise UserError(f"{type(module).__name__}: cannot read its {attr}")
@@ -137,7 +144,7 @@ def describe(layer: nn.Module) -> LayerSpec:
         activations["recurrent_activation"] = _activation_name(module, "recurrent_activation")
         names, sizes = ("h", "c"), (proj or H, H)
     elif family == "gru":
-        options = {"reset_after": bool(module.reset_after)}
+        options = {"reset_after": bool(_option(module, "reset_after"))}
         activations["recurrent_activation"] = _activation_name(module, "recurrent_activation")
         names, sizes = ("h",), (H,)
     elif family == "rnn":
