@@ -1,15 +1,21 @@
 """The optional compiled time loops: C++ with no torch headers, built by the system compiler on first use.
 
 The fused kernels have two interchangeable implementations of their two time loops (forward and
-backward through time): PyTorch ops stepped from Python, and the C++ below, which runs the whole
-loop in one call: one BLAS GEMM per step (``sgemm_``/``dgemm_`` of the BLAS that
-``libtorch_cpu`` links and exports, MKL in the x86 wheels) and the gate math fused into vectorised
-loops. Both write the same buffers, so the GEMMs before and after the loop are shared.
+backward through time): PyTorch ops stepped from Python, and C++ (``csrc/*.cpp`` beside this
+module, shipped as package data), which runs the whole loop in one call: one BLAS GEMM per step
+(``sgemm_``/``dgemm_`` of the BLAS that ``libtorch_cpu`` links and exports, MKL in the x86 wheels)
+and the gate math fused into vectorised loops. Both write the same buffers, so the GEMMs before
+and after the loop are shared.
 
 The library builds with ``c++ -O3`` on the first fused call (a few seconds, once) into the user
-cache (``$XDG_CACHE_HOME/rnnkit``), keyed by a hash of source, compiler and flags, written
-atomically. Without a compiler, without the BLAS symbols, for bfloat16, on a GPU, or with
-``RNNKIT_NO_CEXT=1``, the Python loops run instead.
+cache (``$XDG_CACHE_HOME/rnnkit``), keyed by a hash of the sources, compiler and flags, written
+atomically. For bfloat16, on a GPU, or with ``RNNKIT_NO_CEXT=1`` the Python loops run, by design.
+When the build itself fails (no compiler, no BLAS symbol, a compile error) they run too, and a
+:class:`CompiledLoopWarning` says once why; ``rnnkit doctor`` says what is active.
+
+Every entry point has its ``argtypes`` and ``restype`` declared from :data:`SIGNATURES`, and
+:func:`ccall` checks each argument against it (kind, dtype, contiguity), so a missing, extra or
+swapped argument raises ``TypeError`` instead of reaching C++ as a wrong pointer.
 
 The float32 path uses a polynomial ``exp`` (Cephes ``expf``, relative error ~1e-7) for sigmoid and
 tanh; float64 uses libm, so ``gradcheck`` sees the exact functions.
@@ -23,6 +29,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,121 +38,54 @@ import torch
 from torch import Tensor
 
 from ..activations import ACTIVATIONS, Activation
-from .fused_elman_c import ELMAN_C
-from .fused_gru_c import GRU_C
-from .fused_jordan_c import JORDAN_C
-from .fused_lstm_c import LSTM_C
 
-__all__ = ["act_code", "c_enabled", "ccall", "clib", "ptr", "use_c"]
+__all__ = [
+    "SIGNATURES",
+    "CompiledLoopWarning",
+    "act_code",
+    "build_info",
+    "c_enabled",
+    "ccall",
+    "clib",
+    "ptr",
+    "use_c",
+]
 
-PRELUDE = r"""
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#define RS __restrict__
+CSRC = Path(__file__).parent / "csrc"
+SOURCES = ["blas.cpp", "lstm.cpp", "gru.cpp", "elman.cpp", "jordan.cpp"]  # one library
+BLAS_LIBRARY = Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"
 
-typedef void (*gemm_f)(const char*, const char*, const int*, const int*, const int*, const float*,
-                       const float*, const int*, const float*, const int*, const float*, float*,
-                       const int*);
-typedef void (*gemm_d)(const char*, const char*, const int*, const int*, const int*, const double*,
-                       const double*, const int*, const double*, const int*, const double*, double*,
-                       const int*);
-static gemm_f sgemm = nullptr;
-static gemm_d dgemm = nullptr;
-
-extern "C" void rnnkit_set_blas(void* s, void* d) { sgemm = (gemm_f)s; dgemm = (gemm_d)d; }
-
-static inline void gemm(const char* ta, const char* tb, int m, int n, int k, const float* a, int lda,
-                        const float* b, int ldb, float beta, float* c, int ldc) {
-    const float one = 1.0f;
-    sgemm(ta, tb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc);
+# The C entry points ``rnnkit_<name>_f32`` / ``_f64``: their arguments in order, ``name:kind``.
+# Kinds: ``i`` an int (C ``int``); ``a`` an Activation (C ``int`` code, ``double`` slope);
+# ``t`` a contiguous CPU tensor of the call's dtype, or None (a null pointer); ``m`` the boolean
+# length mask (T, B), or None. The symbols are those of the docstrings in fused_<family>.py.
+SIGNATURES: dict[str, str] = {
+    "lstm_fwd": "T:i B:i H:i P:i G:i sigma:a act:a A:t W_hh:t W_hr:t p_in:t p_o:t h0:t c0:t "
+    "mask:m rho:t C:t S:t work:t",
+    "lstm_bwd": "T:i B:i H:i P:i G:i sigma:a act:a A:t C:t c0:t W_hh:t W_hr:t p_in:t p_o:t "
+    "mask:m rho:t dout:t dcs:t dh:t dc:t dA:t dH:t work:t",
+    "gru_fwd": "T:i B:i H:i after:i sigma:a act:a A:t W_hh:t b_hn:t h0:t mask:m rho:t U:t S:t "
+    "work:t",
+    "gru_bwd": "T:i B:i H:i after:i sigma:a act:a A:t U:t S:t h0:t W_hh:t mask:m rho:t dout:t "
+    "dh:t dG:t dN:t work:t",
+    "elman_fwd": "T:i B:i H:i act:a S:t W_hh:t h0:t mask:m rho:t",
+    "elman_bwd": "T:i B:i H:i act:a S:t W_hh:t mask:m rho:t dout:t dh:t dA:t work:t",
+    "jordan_fwd": "T:i B:i H:i O:i act:a act_o:a AH:t AY:t W_hh:t W_yh:t W_hy:t b_y:t W_yy:t "
+    "y0:t h0:t mask:m rho_y:t rho_h:t work:t",
+    "jordan_bwd": "T:i B:i H:i O:i act:a act_o:a AH:t AY:t W_hh:t W_yh:t W_hy:t b_y:t W_yy:t "
+    "mask:m rho_y:t rho_h:t dout:t d_hs:t dy:t dh:t dA:t dB:t work:t",
 }
-static inline void gemm(const char* ta, const char* tb, int m, int n, int k, const double* a,
-                        int lda, const double* b, int ldb, double beta, double* c, int ldc) {
-    const double one = 1.0;
-    dgemm(ta, tb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc);
-}
-// Row-major helpers. C (M x N, ldc) = X (M x K, ldx) @ W^T + beta C, with W (N x K, ldw).
-template <typename R>
-static inline void mm_nt(int M, int N, int K, const R* X, int ldx, const R* W, int ldw, R beta,
-                         R* C, int ldc) {
-    if (M && N) gemm("T", "N", N, M, K, W, ldw, X, ldx, beta, C, ldc);
-}
-// C (M x N, ldc) = X (M x K, ldx) @ W + beta C, with W (K x N, ldw).
-template <typename R>
-static inline void mm_nn(int M, int N, int K, const R* X, int ldx, const R* W, int ldw, R beta,
-                         R* C, int ldc) {
-    if (M && N) gemm("N", "N", N, M, K, W, ldw, X, ldx, beta, C, ldc);
+_CTYPES: dict[str, list[type]] = {
+    "i": [ctypes.c_int],
+    "a": [ctypes.c_int, ctypes.c_double],
+    "t": [ctypes.c_void_p],
+    "m": [ctypes.c_void_p],
 }
 
-// exp: Cephes expf for float (vectorisable), libm for double.
-static inline float fexp(float x) {
-    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
-    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
-    float s;
-    std::memcpy(&s, &e, 4);
-    return p * s;
-}
-static inline float sigm(float x) { return 1.0f / (1.0f + fexp(-x)); }
-static inline double sigm(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-static inline float tanhr(float x) {
-    float e = fexp(-2.0f * std::fabs(x));
-    return std::copysign((1.0f - e) / (1.0f + e), x);
-}
-static inline double tanhr(double x) { return std::tanh(x); }
 
-// Activations by code (rnnkit.kernels.fused_c.act_code): y = f(x) and dy/dx from y.
-enum { A_ID = 0, A_TANH = 1, A_SIGMOID = 2, A_RELU = 3, A_SOFTSIGN = 4, A_HARD = 5 };
-struct Act { int code; double slope; };
+class CompiledLoopWarning(UserWarning):
+    """The compiled time loops could not be built or loaded; the (slower) Python loops run."""
 
-template <typename R>
-static void act_into(Act a, const R* x, R* y, int n) {
-    const R s = (R)a.slope;
-    switch (a.code) {
-    case A_TANH: for (int j = 0; j < n; ++j) y[j] = tanhr(x[j]); break;
-    case A_SIGMOID: for (int j = 0; j < n; ++j) y[j] = sigm(x[j]); break;
-    case A_RELU: for (int j = 0; j < n; ++j) y[j] = x[j] > 0 ? x[j] : (R)0; break;
-    case A_SOFTSIGN: for (int j = 0; j < n; ++j) y[j] = x[j] / (1 + std::fabs(x[j])); break;
-    case A_HARD:
-        for (int j = 0; j < n; ++j) {
-            R v = x[j] * s + (R)0.5;
-            y[j] = v < 0 ? (R)0 : (v > 1 ? (R)1 : v);
-        }
-        break;
-    default: if (x != y) std::memcpy(y, x, sizeof(R) * n);
-    }
-}
-template <typename R>
-static void dact_into(Act a, const R* y, R* d, int n) {
-    const R s = (R)a.slope;
-    switch (a.code) {
-    case A_TANH: for (int j = 0; j < n; ++j) d[j] = 1 - y[j] * y[j]; break;
-    case A_SIGMOID: for (int j = 0; j < n; ++j) d[j] = y[j] * (1 - y[j]); break;
-    case A_RELU: for (int j = 0; j < n; ++j) d[j] = y[j] > 0 ? (R)1 : (R)0; break;
-    case A_SOFTSIGN:
-        for (int j = 0; j < n; ++j) { R u = 1 - std::fabs(y[j]); d[j] = u * u; }
-        break;
-    case A_HARD: for (int j = 0; j < n; ++j) d[j] = (y[j] > 0 && y[j] < 1) ? s : (R)0; break;
-    default: for (int j = 0; j < n; ++j) d[j] = 1;
-    }
-}
-// dst = keep ? dst : src, row by row: rows past their length keep their state.
-template <typename R>
-static inline void keep_rows(const uint8_t* m, int B, int n, const R* prev, R* dst) {
-    if (!m) return;
-    for (int b = 0; b < B; ++b)
-        if (!m[b]) std::memcpy(dst + (size_t)b * n, prev + (size_t)b * n, sizeof(R) * n);
-}
-"""
 
 # Activation -> (code, slope) for the C loops; only rnnkit's own table entries (matched by identity).
 _CODES: dict[int, tuple[int, float]] = {
@@ -173,7 +113,8 @@ def ptr(t: Tensor | None) -> int | None:
 
 
 _state: dict[str, object] = {"enabled": os.environ.get("RNNKIT_NO_CEXT", "") in ("", "0")}
-_lib: list[ctypes.CDLL | None] = []
+_lib: list[ctypes.CDLL | None] = []  # the loaded library (or None after a failure), once
+_info: dict[str, object] = {}  # what the last build attempt found, for `rnnkit doctor`
 
 
 def c_enabled() -> bool:
@@ -201,8 +142,33 @@ def clib(*tensors: Tensor, acts: Sequence[Activation] = ()) -> ctypes.CDLL | Non
         if t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64):
             return None
     if not _lib:
-        _lib.append(_load())
+        lib, reason = _load()
+        _lib.append(lib)
+        if lib is None:
+            warnings.warn(
+                f"rnnkit: compiled time loops unavailable ({reason}); the fused kernels run "
+                "their PyTorch loops (slower). See `rnnkit doctor`; RNNKIT_NO_CEXT=1 skips the build.",
+                CompiledLoopWarning,
+                stacklevel=2,
+            )
     return _lib[0]
+
+
+def build_info() -> dict[str, object]:
+    """What the compiled loops are on this machine: ``enabled`` (not switched off),
+    ``loaded``, ``library`` (path), ``compiler``, ``flags``, ``reason`` (why not loaded).
+
+    Builds the library first when it may be used and has not been tried yet.
+    """
+    if _state["enabled"] and not _lib:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CompiledLoopWarning)
+            clib(torch.zeros(1))
+    loaded = bool(_lib) and _lib[0] is not None
+    reason = None if loaded else _info.get("reason")
+    if not _state["enabled"]:
+        reason = "switched off (RNNKIT_NO_CEXT)"
+    return {"enabled": c_enabled(), "loaded": loaded, **_info, "reason": reason}
 
 
 def _flags() -> list[str]:
@@ -216,59 +182,126 @@ def _flags() -> list[str]:
     return flags
 
 
-def _load() -> ctypes.CDLL | None:
-    """Build (once per source and flags) and load the library; ``None`` when anything is missing."""
-    try:
-        blas = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
-        sgemm, dgemm = blas.sgemm_, blas.dgemm_
-    except (OSError, AttributeError):
-        return None
-    compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
-    if compiler is None:
-        return None
-    source = "\n".join([PRELUDE, LSTM_C, GRU_C, ELMAN_C, JORDAN_C])
-    flags = _flags()
-    key = hashlib.sha256("\0".join([source, compiler, *flags]).encode()).hexdigest()[:16]
+def _first_error(stderr: str) -> str:
+    """The line of a compiler's output that says what went wrong (the first ``error`` line)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if "error" in line.lower():
+            return line[:200]
+    return lines[0][:200] if lines else "no message"
+
+
+def _build(compiler: str, flags: list[str]) -> tuple[Path | None, str]:
+    """Compile the sources into the cache (once per source, compiler and flags): the library's path,
+    or ``None`` and the reason."""
+    paths = [CSRC / "common.h", *(CSRC / name for name in SOURCES)]
+    digest = hashlib.sha256("\0".join([compiler, *flags]).encode())
+    for path in paths:
+        digest.update(path.read_bytes())
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnkit"
-    target = cache / f"fused_{key}.so"
-    if not target.exists():
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=cache) as tmp:
-                src, out = Path(tmp) / "fused.cpp", Path(tmp) / "fused.so"
-                src.write_text(source)
-                subprocess.run(
-                    [compiler, *flags, str(src), "-o", str(out)],
-                    check=True,
-                    capture_output=True,
-                    timeout=300,
-                )
-                os.replace(out, target)  # atomic: a concurrent build just replaces it
-        except (OSError, subprocess.SubprocessError):
-            return None
+    target = cache / f"fused_{digest.hexdigest()[:16]}.so"
+    if target.exists():
+        return target, ""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            out = Path(tmp) / "fused.so"
+            cmd = [compiler, *flags, "-I", str(CSRC), *(str(CSRC / n) for n in SOURCES)]
+            done = subprocess.run(
+                [*cmd, "-o", str(out)], capture_output=True, text=True, timeout=300
+            )
+            if done.returncode != 0:
+                return None, f"build failed: {_first_error(done.stderr)}"
+            os.replace(out, target)  # atomic: a concurrent build just replaces it
+    except subprocess.TimeoutExpired:
+        return None, "build timed out after 300 s"
+    except OSError as e:
+        return None, f"build failed: {e}"
+    return target, ""
+
+
+def _load() -> tuple[ctypes.CDLL | None, str]:
+    """Build (once per source and flags) and load the library: it, or ``None`` and the reason."""
+    _info.clear()
+    try:
+        blas = ctypes.CDLL(str(BLAS_LIBRARY))
+        sgemm, dgemm = blas.sgemm_, blas.dgemm_
+    except (OSError, AttributeError) as e:
+        return _failed(f"no BLAS symbol sgemm_/dgemm_ in {BLAS_LIBRARY.name}: {e}")
+    compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
+    if compiler is None or shutil.which(compiler) is None:
+        return _failed(f"no C++ compiler ({compiler or 'c++/g++ not on PATH'}; set CXX)")
+    flags = _flags()
+    _info.update(compiler=compiler, flags=" ".join(flags))
+    target, reason = _build(compiler, flags)
+    if target is None:
+        return _failed(reason)
+    _info["library"] = str(target)
     try:
         lib = ctypes.CDLL(str(target))
-    except OSError:
-        return None
+        _declare(lib)
+    except (OSError, AttributeError) as e:
+        return _failed(f"cannot load {target.name}: {e}")
     lib.rnnkit_set_blas(ctypes.cast(sgemm, ctypes.c_void_p), ctypes.cast(dgemm, ctypes.c_void_p))
-    return lib
+    return lib, ""
+
+
+def _failed(reason: str) -> tuple[None, str]:
+    _info["reason"] = reason
+    return None, reason
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    """Declare ``argtypes``/``restype`` of every entry point (a missing one raises AttributeError)."""
+    lib.rnnkit_set_blas.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.rnnkit_set_blas.restype = None
+    for name, signature in SIGNATURES.items():
+        argtypes = [c for arg in signature.split() for c in _CTYPES[arg.split(":")[1]]]
+        for suffix in ("f32", "f64"):
+            fn = getattr(lib, f"rnnkit_{name}_{suffix}")
+            fn.argtypes, fn.restype = argtypes, None
+
+
+def _convert(fn: str, pos: int, arg: str, value: object, dtype: torch.dtype) -> list[object]:
+    """One Python argument as its C arguments; ``TypeError`` when it is not of its declared kind."""
+    name, kind = arg.split(":")
+    where = f"{fn}: argument {pos} ({name})"
+    if kind == "i" and isinstance(value, (bool, int)):
+        return [int(value)]
+    if kind == "a" and isinstance(value, Activation):
+        code = act_code(value)
+        if code is None:
+            raise TypeError(f"{where}: activation {value.name!r} has no C code")
+        return list(code)
+    if kind in "tm" and value is None:
+        return [None]
+    if kind in "tm" and isinstance(value, Tensor):
+        want = torch.bool if kind == "m" else dtype
+        if value.dtype != want or value.device.type != "cpu" or not value.is_contiguous():
+            raise TypeError(
+                f"{where}: expected a contiguous CPU {want} tensor, got {value.dtype} "
+                f"on {value.device}{'' if value.is_contiguous() else ' (not contiguous)'}"
+            )
+        return [value.data_ptr()]
+    kinds = {"i": "an int", "a": "an Activation", "t": "a tensor or None", "m": "a mask or None"}
+    raise TypeError(f"{where}: expected {kinds[kind]}, got {type(value).__name__}")
 
 
 def ccall(lib: ctypes.CDLL, name: str, dtype: torch.dtype, *args: object) -> None:
-    """Call ``rnnkit_<name>_f32`` or ``_f64``: tensors and ``None`` pass as pointers, ints as ``int``,
-    floats as ``double``, an :class:`Activation` as its code and slope."""
-    fn = getattr(lib, f"rnnkit_{name}_{'f64' if dtype == torch.float64 else 'f32'}")
-    cargs: list[object] = []
-    for a in args:
-        if a is None or isinstance(a, Tensor):
-            cargs.append(ctypes.c_void_p(ptr(a)))
-        elif isinstance(a, Activation):
-            code = act_code(a)
-            assert code is not None
-            cargs += [ctypes.c_int(code[0]), ctypes.c_double(code[1])]
-        elif isinstance(a, (bool, int)):
-            cargs.append(ctypes.c_int(int(a)))
-        else:
-            assert isinstance(a, float)
-            cargs.append(ctypes.c_double(a))
-    fn(*cargs)
+    """Call ``rnnkit_<name>_f32`` or ``_f64`` with ``args`` in the order of ``SIGNATURES[name]``.
+
+    Raises:
+        TypeError: on a missing or extra argument, or one not of its declared kind (an int where a
+            tensor goes, a tensor of another dtype, a non-contiguous one ...).
+    """
+    fn = f"rnnkit_{name}_{'f64' if dtype == torch.float64 else 'f32'}"
+    signature = SIGNATURES[name].split()
+    if len(args) != len(signature):
+        names = ", ".join(a.split(":")[0] for a in signature)
+        raise TypeError(f"{fn} takes {len(signature)} arguments ({names}), got {len(args)}")
+    cargs = [
+        c
+        for pos, (arg, value) in enumerate(zip(signature, args, strict=True))
+        for c in _convert(fn, pos, arg, value, dtype)
+    ]
+    getattr(lib, fn)(*cargs)
