@@ -5,14 +5,23 @@ task files such as ``vocab.json``, ``metrics.jsonl`` (one JSON object per evalua
 Every file is written to a temporary name in the same directory, flushed to disk and renamed over
 the old one (``os.replace`` is atomic on POSIX), so a crash or a full disk leaves the previous
 version intact. Loading never unpickles: tensors come from safetensors, everything else from JSON.
+
+A process that trains in a run directory holds an advisory lock on it (:func:`hold_run`,
+:func:`lock_run`): ``fcntl.flock`` on ``RUN/.lock``, which holds the holder's PID. The kernel drops
+the lock when its holder exits, however it exits, so a lock file left by a killed process is
+simply taken over. Only the lock's holder clears the leftovers of interrupted writes
+(:func:`clear_leftovers`). See ``docs/RUNS.md`` for what a run directory guarantees.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,38 +31,76 @@ from safetensors.torch import load_file, save_file
 
 from .errors import UserError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: no advisory locks; runs are not locked there)
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = [
+    "LOCK",
+    "RunLock",
     "append_jsonl",
     "atomic_write",
+    "check_writable",
+    "clear_leftovers",
+    "hold_run",
     "load_json",
     "load_tensors",
+    "lock_run",
     "read_jsonl",
+    "release_held_runs",
     "save_json",
     "save_tensors",
 ]
+
+
+_TMP_SUFFIX = ".tmp"
+_RUST_IO = re.compile(r"I/O error: (.*?)(?: \(os error \d+\))?$")
+
+
+def write_error_reason(e: BaseException) -> str:
+    """The reason of a failed write in a few words: ``No space left on device``.
+
+    >>> write_error_reason(OSError(28, "No space left on device"))
+    'No space left on device'
+    >>> write_error_reason(SafetensorError(
+    ...     "Error while serializing: I/O error: No space left on device (os error 28)"))
+    'No space left on device'
+    """
+    if isinstance(e, OSError):
+        return e.strerror or str(e)
+    match = _RUST_IO.search(str(e))
+    return match.group(1) if match else str(e)
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` to produce the file at a temporary path, then rename it to ``path``.
 
     Raises:
-        UserError: when writing fails (e.g. the disk is full); ``path`` keeps its old content.
+        UserError: when writing fails (a full disk, a read-only or missing directory, or an
+            error of the safetensors writer); ``path`` keeps its old content and the temporary
+            file is removed.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent
+        )
+        os.close(fd)
+        tmp = Path(tmp_name)
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except (OSError, SafetensorError) as e:
         raise UserError(
-            f"could not write {path}: {e.strerror or e}; the previous version is intact"
+            f"could not write {path}: {write_error_reason(e)}; the previous version is intact"
         ) from e
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
 
 def save_json(path: str | Path, obj: Any) -> None:
@@ -115,3 +162,213 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 break  # a torn last line from a crash: keep what came before
     return rows
+
+
+# ----- leftovers, output paths -------------------------------------------------------------------
+
+
+def clear_leftovers(directory: str | Path) -> list[Path]:
+    """Remove the temporary files of interrupted :func:`atomic_write` calls in ``directory``.
+
+    Call it only while holding the directory's lock (another writer's temporary files are not
+    leftovers). Returns what was removed.
+    """
+    removed = []
+    for p in Path(directory).glob(f".*{_TMP_SUFFIX}"):
+        if p.is_file() and not p.is_symlink():
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+    return removed
+
+
+def check_writable(path: str | Path, option: str = "--output") -> Path:
+    """Check, before any work, that a file can be created or replaced at ``path``.
+
+    Raises:
+        UserError: naming ``option`` and the path: its directory is missing, not a directory or
+            not writable, or ``path`` is a directory.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> check_writable(d / "out.csv") == d / "out.csv"
+    True
+    >>> check_writable(d / "nodir" / "x.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rnnkit.errors.UserError: --output .../nodir/x.csv: the directory .../nodir does not exist
+    """
+    path = Path(path)
+    parent = path.parent
+    where = f"{option} {path}"
+    if path.is_dir():
+        raise UserError(f"{where}: is a directory; give a file name")
+    if not parent.exists():
+        raise UserError(f"{where}: the directory {parent} does not exist")
+    if not parent.is_dir():
+        raise UserError(f"{where}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"{where}: permission denied (cannot write in {parent})")
+    return path
+
+
+# ----- the run lock ------------------------------------------------------------------------------
+
+LOCK = ".lock"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+class RunLock:
+    """An advisory lock on a run directory: ``fcntl.flock`` on ``RUN/.lock``, which holds the PID.
+
+    Re-entrant within a process (see :func:`hold_run`); the file is removed on the last release.
+    Where the file system has no ``flock`` the PID alone decides: a lock whose process is gone is
+    stale and is broken.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.path = run_dir / LOCK
+        self.depth = 0
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.depth > 0
+
+    def _holder(self) -> str:
+        try:
+            text = self.path.read_text(encoding="utf-8").split()
+        except (OSError, UnicodeDecodeError):
+            text = []
+        return f"PID {text[0]}" if text and text[0].isdigit() else "PID unknown"
+
+    def _busy(self) -> UserError:
+        return UserError(
+            f"{self.run_dir}: in use by another rnnkit process ({self._holder()}); wait for it to "
+            "finish, or stop it"
+        )
+
+    def _open(self) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise UserError(
+                f"{self.run_dir}: cannot lock the run directory ({self.path}: {e.strerror or e})"
+            ) from e
+
+    def _flock(self, fd: int) -> bool:
+        """Take the flock; False when the file system cannot lock (then the PID decides)."""
+        if fcntl is None:  # pragma: no cover
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                os.close(fd)
+                raise self._busy() from None
+            return False  # ENOLCK, EOPNOTSUPP ...: no flock here
+        return True
+
+    def acquire(self) -> None:
+        if self.depth:
+            self.depth += 1
+            return
+        for _ in range(10):  # the holder may remove the file between our open and flock
+            fd = self._open()
+            locked = self._flock(fd)
+            if not locked:
+                holder = self._holder().removeprefix("PID ")
+                if holder.isdigit() and int(holder) != os.getpid() and _pid_alive(int(holder)):
+                    os.close(fd)
+                    raise self._busy()
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self._fd, self.depth = fd, 1
+            return
+        raise self._busy()  # pragma: no cover (ten races in a row)
+
+    def release(self) -> None:
+        if not self.depth:
+            return
+        self.depth -= 1
+        if self.depth or self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()  # while still locked, so no one else holds the unlinked file
+        os.close(self._fd)
+        self._fd = None
+        _HELD.pop(self.run_dir, None)
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+_HELD: dict[Path, RunLock] = {}
+
+
+def hold_run(run_dir: str | Path) -> RunLock:
+    """Lock ``run_dir`` (an existing directory) for this process until :func:`release_held_runs`.
+
+    Calling it again for the same directory in the same process does not block (the lock is
+    re-entrant); each call needs one ``release()``, or :func:`release_held_runs` drops them all.
+
+    Raises:
+        UserError: another process holds the lock (the message names its PID), or the lock file
+            cannot be created (e.g. a read-only directory).
+    """
+    key = Path(os.path.realpath(run_dir))
+    lock = _HELD.get(key)
+    if lock is None:
+        lock = RunLock(key)
+    lock.acquire()
+    _HELD[key] = lock
+    return lock
+
+
+@contextlib.contextmanager
+def lock_run(run_dir: str | Path) -> Iterator[RunLock]:
+    """``with lock_run(run_dir): ...``: hold the run's lock for the block (see :func:`hold_run`).
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> with lock_run(d) as lock:
+    ...     (d / LOCK).read_text() == f"{os.getpid()}\\n"
+    True
+    >>> (d / LOCK).exists()
+    False
+    """
+    lock = hold_run(run_dir)
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def release_held_runs() -> None:
+    """Release every run lock this process holds (the CLI calls it when a command ends)."""
+    for lock in list(_HELD.values()):
+        lock.depth = min(lock.depth, 1)
+        lock.release()

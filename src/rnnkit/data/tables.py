@@ -21,6 +21,8 @@ import io
 import itertools
 import json
 import math
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ __all__ = [
     "NumericRecords",
     "Table",
     "TextRecords",
+    "check_npz_targets",
     "label_text",
     "label_value",
     "long_records",
@@ -288,32 +291,79 @@ def long_records(
     return NumericRecords(table.source, seqs, lab_list, names, list(feature_columns))
 
 
+def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz``, read without unpickling; anything else is a :class:`UserError`."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read it: {e.strerror or e}") from e
+    if magic == b"\x93NUMPY":
+        raise UserError(
+            f"{path}: a single .npy array, not an .npz archive; save the data with "
+            "numpy.savez(path, X=..., y=...)"
+        )
+    if not magic.startswith(b"PK"):
+        raise UserError(f"{path}: not an .npz archive (it is no zip file)")
+    try:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:  # we close f
+            if not isinstance(z, np.lib.npyio.NpzFile):  # pragma: no cover (checked above)
+                raise UserError(f"{path}: not an .npz archive")
+            return {k: z[k] for k in z.files}
+    except UserError:
+        raise
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise UserError(
+                f"{path}: cannot read without unpickling (object arrays are refused): {e}"
+            ) from e
+        raise UserError(f"{path}: not a readable .npz file (damaged?): {e}") from e
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as e:
+        raise UserError(f"{path}: not a readable .npz file (truncated or damaged?): {e}") from e
+
+
+def check_npz_targets(y: np.ndarray, source: str) -> None:
+    """Refuse NaN or infinite targets (a NaN label would become a class named ``"nan"``).
+
+    Raises:
+        UserError: naming ``source`` and the index of the first such target.
+
+    >>> check_npz_targets(np.array([0.0, 1.0, np.nan]), "d.npz")
+    Traceback (most recent call last):
+    ...
+    rnnkit.errors.UserError: d.npz: y[2] is nan; targets must be finite numbers or labels
+    """
+    if np.issubdtype(y.dtype, np.complexfloating):
+        raise UserError(f"{source}: y is complex ({y.dtype}); targets must be real numbers")
+    if np.issubdtype(y.dtype, np.floating):
+        bad = np.flatnonzero(~np.isfinite(y))
+        if bad.size:
+            k = int(bad[0])
+            raise UserError(f"{source}: y[{k}] is {y[k]}; targets must be finite numbers or labels")
+
+
 def read_npz(path: str | Path, require_y: bool = True) -> NumericRecords:
     """Sequences from an ``.npz`` with ``X`` padded, optional ``lengths`` and ``y``."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except ValueError as e:
-        raise UserError(
-            f"{path}: cannot read without unpickling (object arrays are refused): {e}"
-        ) from e
-    except (OSError, EOFError) as e:
-        raise UserError(f"{path}: not a readable .npz file: {e}") from e
+    arrays = _npz_arrays(path)
     if "X" not in arrays:
         raise UserError(f"{path}: no array 'X' (arrays: {', '.join(arrays) or 'none'})")
     X = arrays["X"]
     if X.ndim == 2:
         X = X[:, :, None]
-    if X.ndim != 3 or not np.issubdtype(X.dtype, np.number):
+    if X.ndim != 3 or not (
+        np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)
+    ):
         raise UserError(
             f"{path}: X must be numeric (N, T, F) or (N, T), got {X.dtype} of shape {X.shape}"
         )
     N, T, F = X.shape
     if N == 0:
         raise UserError(f"{path}: X holds no sequences")
+    if F == 0:
+        raise UserError(f"{path}: X has no features (shape {X.shape})")
     lengths = arrays.get("lengths")
     if lengths is None:
         lengths = np.full(N, T, dtype=np.int64)
@@ -328,13 +378,16 @@ def read_npz(path: str | Path, require_y: bool = True) -> NumericRecords:
         k = int(np.flatnonzero(lengths == 0)[0])
         raise UserError(f"{path}: sequence {k} is empty (lengths[{k}] = 0)")
     valid = np.arange(T)[None, :] < lengths[:, None]  # (N, T)
-    bad = ~np.isfinite(X).all(axis=2) & valid
+    with np.errstate(over="ignore", invalid="ignore"):
+        X32 = X.astype(np.float32)  # (N, T, F); values beyond float32's range become inf
+    finite = np.isfinite(X32)
+    bad = ~finite.all(axis=2) & valid
     if bad.any():
         n, t = (int(v) for v in np.argwhere(bad)[0])
-        f = int(np.flatnonzero(~np.isfinite(X[n, t]))[0])
+        f = int(np.flatnonzero(~finite[n, t])[0])
         raise UserError(
             f"{path}: X[{n}, {t}, {f}] is {X[n, t, f]} (sequence {n}, step {t}); "
-            "values must be finite"
+            "values must be finite (and within float32's range)"
         )
     y = arrays.get("y")
     labels = None
@@ -344,7 +397,8 @@ def read_npz(path: str | Path, require_y: bool = True) -> NumericRecords:
     else:
         if y.shape[:1] != (N,) or y.ndim != 1:
             raise UserError(f"{path}: y must have shape ({N},) like X's first axis, got {y.shape}")
+        check_npz_targets(y, str(path))
         labels = y.tolist()
-    seqs = [X[n, : int(lengths[n])].astype(np.float32) for n in range(N)]
+    seqs = [X32[n, : int(lengths[n])].copy() for n in range(N)]
     where = [f"sequence {n}" for n in range(N)]
     return NumericRecords(str(path), seqs, labels, where, [f"x{j}" for j in range(F)])

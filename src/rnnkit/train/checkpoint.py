@@ -39,10 +39,11 @@ import hashlib
 import json
 import random
 import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -51,7 +52,15 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from ..errors import UserError
-from ..runs import atomic_write, load_json, save_json
+from ..runs import (
+    LOCK,
+    atomic_write,
+    clear_leftovers,
+    hold_run,
+    load_json,
+    save_json,
+    write_error_reason,
+)
 
 __all__ = [
     "CONFIG",
@@ -60,6 +69,8 @@ __all__ = [
     "Checkpoint",
     "LoadedRun",
     "TrainState",
+    "clear_stale",
+    "find_weights",
     "has_checkpoint",
     "load_checkpoint",
     "load_run",
@@ -182,35 +193,71 @@ def read_config(run_dir: str | Path, task: str | None = None) -> dict[str, Any]:
     return config
 
 
+def _partials(run_dir: Path) -> list[Path]:
+    return [p for p in run_dir.glob(".checkpoint-*.partial") if p.is_dir()]
+
+
+def clear_stale(run_dir: str | Path) -> list[Path]:
+    """Remove what interrupted saves left in ``run_dir``: ``.checkpoint-*.partial`` directories
+    and the temporary files of atomic writes. Call it only while holding the run's lock.
+    Returns what was removed."""
+    run_dir = Path(run_dir)
+    removed = clear_leftovers(run_dir)
+    for partial in _partials(run_dir):
+        shutil.rmtree(partial, ignore_errors=True)
+        removed.append(partial)
+    return removed
+
+
+def _is_empty(run_dir: Path) -> bool:
+    return not any(p.name != LOCK for p in run_dir.iterdir())
+
+
 def start_run(run_dir: str | Path, task: str, resume: bool) -> bool:
     """Get ``run_dir`` ready for training; returns True when there is a checkpoint to resume.
 
     A new run needs a missing or empty directory (it is created); ``resume`` needs a run of the
     same ``task``. Resuming a run that has no checkpoint yet starts it afresh.
 
+    The directory is then locked for this process (:func:`rnnkit.runs.hold_run`) until
+    :func:`rnnkit.runs.release_held_runs` (the CLI calls it when a command ends) or the process
+    exits, and what interrupted saves left there is removed (:func:`clear_stale`).
+
     Raises:
-        UserError: the directory holds something else, or a run of another task.
+        UserError: the directory holds something else, or a run of another task, or another
+            process is training in it (the message names its PID).
     """
     run_dir = Path(run_dir)
     if resume:
         if not run_dir.exists():
             raise UserError(f"{run_dir}: no run to resume (the directory does not exist)")
         read_config(run_dir, task)
-        return has_checkpoint(run_dir)
+        lock = hold_run(run_dir)
+        try:
+            clear_stale(run_dir)
+            read_config(run_dir, task)  # again, now that no one else writes
+            return has_checkpoint(run_dir)
+        except BaseException:
+            lock.release()
+            raise
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"{run_dir}: exists and is a file; choose another --out")
-    if run_dir.is_dir() and any(run_dir.iterdir()):
-        hint = (
-            "pass --resume to continue it"
-            if (run_dir / CONFIG).exists()
-            else "choose another --out"
-        )
-        raise UserError(f"{run_dir}: the directory is not empty; {hint}")
+    if run_dir.is_dir() and not _is_empty(run_dir):
+        raise _not_empty(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"{run_dir}: cannot create the run directory: {e.strerror or e}") from e
+    lock = hold_run(run_dir)
+    if not _is_empty(run_dir):  # another process got here first
+        lock.release()
+        raise _not_empty(run_dir)
     return False
+
+
+def _not_empty(run_dir: Path) -> UserError:
+    hint = "pass --resume to continue it" if (run_dir / CONFIG).exists() else "choose another --out"
+    return UserError(f"{run_dir}: the directory is not empty; {hint}")
 
 
 @dataclass
@@ -220,6 +267,7 @@ class LoadedRun:
     path: Path
     config: dict[str, Any]
     weights: dict[str, Tensor]
+    weights_path: Path  # where ``weights`` came from (see :func:`find_weights`)
 
 
 def load_run(run_dir: str | Path, task: str) -> LoadedRun:
@@ -231,9 +279,53 @@ def load_run(run_dir: str | Path, task: str) -> LoadedRun:
     """
     run_dir = Path(run_dir)
     config = read_config(run_dir, task)
-    if not (run_dir / WEIGHTS).is_file():
-        raise UserError(f"{run_dir}: has no {WEIGHTS} yet (training has not saved any weights)")
-    return LoadedRun(run_dir, config, load_checked(run_dir / WEIGHTS))
+    source = find_weights(run_dir)
+    return LoadedRun(run_dir, config, load_checked(source), source)
+
+
+def _step_of(name: str) -> tuple[int, int]:
+    """``checkpoint-000500-2`` -> (500, 2), for ordering checkpoint directories."""
+    parts = name.split("-")[1:]
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 1
+    except (IndexError, ValueError):
+        return -1, 0
+
+
+def find_weights(run_dir: str | Path, stream: TextIO | None = None) -> Path:
+    """The weights file to load for a run: ``model.safetensors``, or, when training was killed
+    before writing it, the latest complete checkpoint's best weights (its current ones before
+    the first evaluation), with a one-line note on ``stream`` (default stderr).
+
+    Use it as ``load_weights(find_weights(run), model)``.
+
+    Raises:
+        UserError: the run has neither ``model.safetensors`` nor a complete checkpoint.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / WEIGHTS).is_file():
+        return run_dir / WEIGHTS
+    candidates = []
+    try:
+        pointed = _pointer(run_dir)
+    except UserError:
+        pointed = None
+    if pointed is not None:
+        candidates.append(run_dir / pointed)
+    others = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name != pointed]
+    candidates += sorted(others, key=lambda p: _step_of(p.name), reverse=True)
+    for ckpt in candidates:
+        for name in ("best.safetensors", "model.safetensors"):
+            if (ckpt / name).is_file():
+                what = "best weights so far" if name.startswith("best") else "weights"
+                print(
+                    f"rnnkit: note: {run_dir} has no {WEIGHTS} (training was stopped before "
+                    f"writing it); using the {what} of {ckpt.name}",
+                    file=stream if stream is not None else sys.stderr,
+                    flush=True,
+                )
+                return ckpt / name
+    raise UserError(f"{run_dir}: has no {WEIGHTS} yet (training has not saved any weights)")
 
 
 # ----- training checkpoints ----------------------------------------------------------------------
@@ -388,6 +480,8 @@ def save_checkpoint(
     task_tensors, task_plain = _split_task_state(task_state)
     opt_tensors, opt_json = _flatten_optimizer(optimizer.state_dict())
     try:
+        if tmp.exists():  # left by a save that was killed (only the lock's holder saves here)
+            shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         save_weights(tmp / "model.safetensors", model)
         if best_weights is not None:
@@ -401,11 +495,13 @@ def save_checkpoint(
         )
         tmp.rename(run_dir / name)
         save_json(run_dir / POINTER, {"dir": name, "step": state.step})
-    except (UserError, OSError) as e:
+    except (UserError, OSError, SafetensorError) as e:
         shutil.rmtree(tmp, ignore_errors=True)
         kept = f"the previous checkpoint ({previous}) is intact" if previous else "none was kept"
         cause = e.__cause__ if isinstance(e, UserError) else e
-        reason = cause.strerror or str(cause) if isinstance(cause, OSError) else str(e)
+        reason = (
+            write_error_reason(cause) if isinstance(cause, (OSError, SafetensorError)) else str(e)
+        )
         raise UserError(
             f"could not save the checkpoint of step {state.step} in {run_dir}: {reason}; {kept}"
         ) from e
