@@ -21,21 +21,15 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from ..config import ConfigError
 from ..data.synthetic import SYNTHETIC, adding_baseline_mse, copy_baseline_xent
 from ..errors import UserError
-from ..runs import read_jsonl, save_json
-from ..tasks.inputs import BUILTINS, DataConfig
-from ..tasks.model import HeadConfig
-from ..tasks.runner import fit, prepare
-from .common import (
-    CELLS,
-    add_model_args,
-    add_training_args,
-    batch_size,
-    build_layer,
-    layer_spec,
-    train_config,
-)
+from ..runs import load_json, read_jsonl, save_json
+from ..tasks import CELLS, TASKS, DataConfig, HeadConfig, LayerConfig, RunConfig, train_run
+from ..tasks.builtin_sets import BUILTINS
+from ..tasks.run import flag
+from ..train.trainer import TrainConfig
+from .flags import add_config_flags, given
 
 __all__ = ["register", "run"]
 
@@ -71,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--steps",
+        dest="train.max_steps",
         type=int,
         default=None,
         metavar="N",
@@ -83,11 +78,42 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where the runs, compare.png and compare.json go (default compare-TASK[-T])",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    add_model_args(p, defaults={"hidden": 128, "layers": 1})
-    add_training_args(
-        p, defaults={"max_steps": 2000, "eval_every": 100, "checkpoint_every": 0, "batch": 32}
-    )
+    layer = {**_defaults(LayerConfig), **LAYER_DEFAULTS}
+    add_config_flags(p, "recurrent layer", "layer", LayerConfig, layer, hidden={"cell"})
+    train = {**_defaults(TrainConfig), **TRAIN_DEFAULTS}
+    add_config_flags(p, "training", "train", TrainConfig, train, hidden={"seed"})
     p.set_defaults(func=run)
+
+
+LAYER_DEFAULTS = {"hidden_size": 128, "num_layers": 1}
+TRAIN_DEFAULTS = {"max_steps": 2000, "eval_every": 100, "checkpoint_every": 0, "batch_size": 32}
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    from dataclasses import fields
+
+    from ..config import default_of
+
+    return {f.name: default_of(f) for f in fields(cls)}
+
+
+def _configs(
+    args: argparse.Namespace, cells: list[str]
+) -> tuple[dict[str, LayerConfig], TrainConfig]:
+    """Each cell's layer and the shared training, from the flags (checked before any training)."""
+    g = given(args, ("layer", "train"))
+    try:
+        train = TrainConfig(**{**TRAIN_DEFAULTS, **g["train"]})
+        layers = {}
+        for cell in cells:
+            values = {**LAYER_DEFAULTS, **g["layer"], "cell": cell}
+            values["unit_forget_bias"] = (
+                bool(values.get("unit_forget_bias")) and CELLS[cell].forget_bias
+            )
+            layers[cell] = LayerConfig(**values)
+    except ConfigError as e:
+        raise UserError(f"{flag(e.name)} {e.detail}") from e
+    return layers, train
 
 
 def _baseline(task: str, length: int | None) -> float | None:
@@ -147,16 +173,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"--length is for the synthetic tasks ({', '.join(SYNTHETIC)}) and must be >= 2"
         )
-    if args.steps is not None:
-        args.max_steps = args.steps
-    cfg = train_config(args)
-    batch = batch_size(args)
-    specs = {}
-    forget_bias = args.unit_forget_bias
-    for cell in cells:  # check every cell's flags before training any
-        args.cell = cell
-        args.unit_forget_bias = forget_bias and CELLS[cell].forget_bias  # LSTM cells only
-        specs[cell] = layer_spec(args)
+    layers, cfg = _configs(args, cells)
+    hidden = next(iter(layers.values())).hidden_size
     length = args.length or (
         SYNTHETIC[args.task].default_length if args.task in SYNTHETIC else None
     )
@@ -171,14 +189,15 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, list[dict[str, Any]]] = {c: [] for c in cells}
     curves: dict[str, list[list[tuple[int, float]]]] = {c: [] for c in cells}
     for cell, seed, path in runs:
-        spec = specs[cell]
-        seed_cfg = type(cfg).from_dict({**cfg.to_dict(), "seed": seed})
-        prep = prepare(
-            kind, args.task, DataConfig(kind, length=length), HeadConfig(),
-            lambda n, spec=spec: build_layer(spec, n, batch_first=True),  # type: ignore[misc]
-            batch_size=batch, seed=seed, extra_config={"layer": spec},
+        run_cfg = RunConfig(
+            task=kind, data=DataConfig(kind, length=length), layer=layers[cell],
+            model=HeadConfig(), train=TrainConfig.from_dict({**cfg.to_dict(), "seed": seed}),
+            sources=[args.task],
         )  # fmt: skip
-        result, summary = fit(prep, path, seed_cfg, stream=io.StringIO(), progress=False)
+        result, _ = train_run(
+            TASKS[kind], run_cfg, path, progress=False, stream=io.StringIO(), say=lambda _: None
+        )
+        summary = load_json(path / "summary.json")
         rows = read_jsonl(path / "metrics.jsonl")
         key = f"val_{metric}"
         curves[cell].append([(int(r["step"]), float(r[key])) for r in rows if key in r])
@@ -199,16 +218,15 @@ def run(args: argparse.Namespace) -> int:
     from ..viz.compare import plot_compare  # matplotlib loads only when it draws
 
     title = (
-        f"{args.task}"
-        + (f", T={length}" if length else "")
-        + f", {args.seeds} seed(s), H={args.hidden}"
+        f"{args.task}" + (f", T={length}" if length else "") + f", {args.seeds} seed(s), H={hidden}"
     )
     plot_compare(
         curves, out / "compare.png", metric, title=title, baseline=baseline, log_scale=lower
     )
     report = {"task": args.task, "length": length, "metric": metric, "lower_is_better": lower,
               "baseline": baseline, "solved_below" if lower else "solved_at": solved_at,
-              "train": cfg.to_dict(), "batch": batch, "hidden": args.hidden, "cells": table}  # fmt: skip
+              "train": cfg.to_dict(), "batch": cfg.batch_size, "hidden": hidden,
+              "cells": table}  # fmt: skip
     save_json(out / "compare.json", report)
     if args.json:
         print(json.dumps(report, sort_keys=True))

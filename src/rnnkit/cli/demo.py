@@ -16,6 +16,7 @@ import random
 import tempfile
 
 from .. import LSTM, RNN
+from ..errors import UserError
 from ..toys import (
     DINNERS,
     SENTENCES,
@@ -67,6 +68,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for name, value, ok in [("--hidden", args.hidden, args.hidden is None or 1 <= args.hidden <= 4096),
+                            ("--time-budget", args.time_budget, args.time_budget > 0),
+                            ("--length", args.length, args.length >= 0)]:  # fmt: skip
+        if not ok:
+            raise UserError(f"{name} {value} is out of range")
     if args.classic:
         return run_classic(args.seed, args.hidden or 8)
     if args.out is not None:
@@ -94,7 +100,7 @@ def _train_and_write(args: argparse.Namespace, out: str) -> int:
         str(args.seed),
     ]
     if args.hidden:
-        train += ["--hidden", str(args.hidden)]
+        train += ["--hidden-size", str(args.hidden)]
     parser = build_parser()
     targs = parser.parse_args(train)
     code = int(targs.func(targs))

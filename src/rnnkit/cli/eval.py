@@ -4,7 +4,7 @@ The run's ``config.json`` names its task; :data:`EVALUATORS` maps the task to th
 ``rnnkit.cli`` that evaluates it. Such a module has
 
 * ``add_arguments(parser)`` (optional): extra flags, each of whose help says which task uses it;
-* ``evaluate(args, config) -> int``: reads ``args.run`` and ``args.data``, prints the result
+* ``evaluate(args, config) -> int`` (``config``: the run's :class:`~rnnkit.tasks.RunConfig`): reads ``args.run`` and ``args.data``, prints the result
   (one JSON object with ``--json``), returns the exit code.
 
 Adding a task is one line in :data:`EVALUATORS`.
@@ -16,7 +16,7 @@ import argparse
 import importlib
 
 from ..errors import UserError
-from ..train.checkpoint import read_config
+from ..tasks import read_run_config
 
 __all__ = ["EVALUATORS", "register", "run"]
 
@@ -47,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = read_config(args.run)
-    task = config["task"]
+    config = read_run_config(args.run)
+    task = config.task
     if task not in EVALUATORS:
         raise UserError(f"{args.run}: 'rnnkit eval' cannot score a {task!r} run yet")
     return int(importlib.import_module(f"rnnkit.cli.{EVALUATORS[task]}").evaluate(args, config))

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from ..tasks import RunConfig
 from ..tasks.inputs import load_for_eval
-from ..tasks.runner import load_sequence_run
-from .train_classify import make_layer
+from ..tasks.sequence import open_sequence_run
 
 __all__ = ["add_arguments", "evaluate"]
 
@@ -33,21 +32,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def evaluate(args: argparse.Namespace, config: dict[str, Any]) -> int:
-    run = load_sequence_run(args.run, make_layer)
-    kind = config["task"]
+def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
+    run, task = open_sequence_run(args.run)
+    kind = run.config.task
     loaded = load_for_eval(
-        args.data, run.task.data_cfg, run.task.enc, labelled=True, policy=args.unknown_label
+        args.data, task.data_cfg, task.enc, labelled=True, policy=args.unknown_label
     )
-    report = run.task.report(loaded.data, run.task.outputs(run.model, loaded.data))
+    report = task.report(loaded.data, task.outputs(run.model, loaded.data))
     report["skipped"] = loaded.skipped
     if kind != "regress":
         from ..viz.confusion import plot_confusion  # matplotlib loads only when it draws
 
-        assert run.task.enc.labels is not None
+        assert task.enc.labels is not None
         png = Path(args.confusion) if args.confusion else run.path / "eval_confusion.png"
         plot_confusion(
-            np.array(report["confusion"]), run.task.enc.labels.names, png, Path(args.data).name
+            np.array(report["confusion"]), task.enc.labels.names, png, Path(args.data).name
         )
         report["confusion_png"] = str(png)
     if args.json:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import Any
 
 import torch
 
 from ..data.text import read_text_file
 from ..errors import UserError
-from .train_text import load_text_run
+from ..tasks import RunConfig, open_run
 
 __all__ = ["add_arguments", "evaluate"]
 
@@ -26,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def evaluate(args: argparse.Namespace, config: dict[str, Any]) -> int:
-    model, vocab, _ = load_text_run(args.run)
+def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
+    run = open_run(args.run, "text")
+    model, vocab = run.model, run.artifacts.vocab
     text = read_text_file(args.data, args.encoding)
     ids = torch.tensor(vocab.encode(text), dtype=torch.long)
     if len(ids) < 2:

@@ -20,9 +20,9 @@ import numpy as np
 
 from ..data.batching import IGNORE_INDEX
 from ..runs import atomic_write
+from ..tasks.base import SequenceTask
 from ..tasks.inputs import Loaded, load_for_eval
-from ..tasks.runner import LoadedSequenceRun, load_sequence_run
-from .train_classify import make_layer
+from ..tasks.sequence import open_sequence_run
 
 __all__ = ["register", "run"]
 
@@ -53,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _rows(run: LoadedSequenceRun, loaded: Loaded, outputs: np.ndarray) -> list[dict[str, Any]]:
-    data, enc = loaded.data, run.task.enc
+def _rows(task: SequenceTask, loaded: Loaded, outputs: np.ndarray) -> list[dict[str, Any]]:
+    data, enc = loaded.data, task.enc
     rows: list[dict[str, Any]] = []
     for n, where in enumerate(data.names):
         row: dict[str, Any] = {"row": where}
@@ -89,9 +89,9 @@ def _table(rows: list[dict[str, Any]], jsonl: bool) -> str:
     return buf.getvalue()
 
 
-def _conll(run: LoadedSequenceRun, loaded: Loaded, outputs: np.ndarray) -> str:
-    assert run.task.enc.labels is not None
-    names = run.task.enc.labels.names
+def _conll(task: SequenceTask, loaded: Loaded, outputs: np.ndarray) -> str:
+    assert task.enc.labels is not None
+    names = task.enc.labels.names
     data, lines = loaded.data, []
     pred = outputs.argmax(-1)  # (N, T)
     for n in range(len(data)):
@@ -106,21 +106,20 @@ def _conll(run: LoadedSequenceRun, loaded: Loaded, outputs: np.ndarray) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    model_run = load_sequence_run(args.run, make_layer)
-    task = model_run.task
+    model_run, task = open_sequence_run(args.run)
     loaded = load_for_eval(
         args.input, task.data_cfg, task.enc, labelled=False, policy=args.unknown_label
     )
     outputs = task.outputs(model_run.model, loaded.data)
     if task.kind == "tag":
-        text = _conll(model_run, loaded, outputs)
+        text = _conll(task, loaded, outputs)
     else:
         jsonl = args.output is not None and Path(args.output).suffix.lower() in (
             ".jsonl",
             ".ndjson",
             ".json",
         )
-        text = _table(_rows(model_run, loaded, outputs), jsonl)
+        text = _table(_rows(task, loaded, outputs), jsonl)
     if args.output is None:
         print(text, end="")
     else:

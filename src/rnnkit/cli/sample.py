@@ -15,7 +15,7 @@ import torch
 from ..data.vocab import tokenize
 from ..errors import UserError
 from ..sampling import Sampler
-from .train_text import load_text_run
+from ..tasks import open_run
 
 __all__ = ["register", "run"]
 
@@ -60,12 +60,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.length < 0:
         raise UserError(f"--length must be 0 or more, got {args.length}")
+    run = open_run(args.run, "text")
+    model, vocab = run.model, run.artifacts.vocab
     try:
-        sampler = Sampler(args.temperature, args.top_k, args.top_p, args.seed, banned=[0])
+        sampler = Sampler(
+            args.temperature, args.top_k, args.top_p, args.seed, banned=[vocab.unk_index]
+        )
     except ValueError as e:
         raise UserError(f"--{str(e).replace('_', '-', 1)}") from e
-    model, vocab, config = load_text_run(args.run)
-    prime_text = config.get("sample", {}).get("prime", "\n") if args.prime is None else args.prime
+    prime_text = run.config.info.get("prime", "\n") if args.prime is None else args.prime
     tokens = tokenize(prime_text, vocab.level)
     if not tokens:
         raise UserError(f"--prime {prime_text!r} has no {vocab.level}s to start from")

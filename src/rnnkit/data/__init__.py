@@ -1,6 +1,6 @@
 """Data: checked loaders, vocabularies, label maps, padded batches, synthetic and built-in sets."""
 
-from .batching import IGNORE_INDEX, Batch, LabelMap, PaddedSet, Vocab, pad_sequences
+from .batching import IGNORE_INDEX, Batch, LabelMap, PaddedSet, pad_sequences
 from .builtin import builtin_corpus
 from .conll import read_conll
 from .synthetic import adding, copy_memory, dinner
@@ -14,7 +14,6 @@ __all__ = [
     "LabelMap",
     "PaddedSet",
     "StreamBatches",
-    "Vocab",
     "Vocabulary",
     "adding",
     "builtin_corpus",

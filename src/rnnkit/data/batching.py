@@ -1,4 +1,5 @@
-"""From loaded records to padded batches: vocabularies, label maps, padding with lengths.
+"""From loaded records to padded batches: label maps, padding with lengths (the vocabulary is
+:class:`rnnkit.data.vocab.Vocabulary`).
 
 Sequences of different lengths are stored padded, side by side with their ``lengths``; a batch is
 a set of row indices, trimmed to its longest row. Nothing is sorted: rnnkit layers take
@@ -10,7 +11,6 @@ Shape letters: ``N`` sequences, ``T`` steps (the longest), ``F`` features, ``B``
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,7 +26,6 @@ __all__ = [
     "Batch",
     "LabelMap",
     "PaddedSet",
-    "Vocab",
     "batch_indices",
     "pad_sequences",
     "split_indices",
@@ -130,45 +129,6 @@ def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[np.ndar
     first = n - sum(sizes)
     cuts = np.cumsum([first, *sizes])[:-1]
     return [np.sort(part) for part in np.split(order, cuts)]
-
-
-class Vocab:
-    """Token <-> id, with ``<pad>`` = 0 and ``<unk>`` = 1 (tokens never seen in training).
-
-    >>> v = Vocab.build([["a", "b", "a"], ["c"]])
-    >>> v.encode(["a", "z"]).tolist(), len(v)
-    ([2, 1], 5)
-    """
-
-    PAD, UNK = 0, 1
-
-    def __init__(self, tokens: Sequence[str]) -> None:
-        self.tokens = ["<pad>", "<unk>", *tokens]
-        self.index = {t: i for i, t in enumerate(self.tokens)}
-
-    @classmethod
-    def build(
-        cls, docs: Iterable[Sequence[str]], min_count: int = 1, max_size: int | None = None
-    ) -> Vocab:
-        """Tokens seen at least ``min_count`` times, most frequent first (ties alphabetical)."""
-        counts = Counter(t for doc in docs for t in doc)
-        kept = sorted(
-            (t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t)
-        )
-        return cls(kept[:max_size] if max_size else kept)
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def encode(self, tokens: Sequence[str]) -> np.ndarray:
-        return np.array([self.index.get(t, self.UNK) for t in tokens], dtype=np.int64)
-
-    def to_json(self) -> list[str]:
-        return self.tokens[2:]
-
-    @classmethod
-    def from_json(cls, tokens: list[str]) -> Vocab:
-        return cls(tokens)
 
 
 def _label_key(label: str) -> tuple[int, float, str]:

@@ -7,54 +7,68 @@ read its data.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..data.batching import LabelMap, PaddedSet, Vocab
+from ..config import ConfigError, check, from_json, option, to_json
+from ..data.batching import LabelMap, PaddedSet
+from ..data.vocab import Vocabulary
+from ..errors import UserError
 from ..runs import load_json, save_json
 
-__all__ = ["DataConfig", "Encoders", "Loaded", "Splits", "tokenize"]
+__all__ = ["DataConfig", "Encoders", "Loaded", "Splits"]
 
 
 @dataclass
 class DataConfig:
-    """How DATA is read (the CLI's data flags, one to one; stored in ``config.json``)."""
+    """How DATA is read (each field a flag of ``rnnkit train classify|regress|tag``)."""
 
-    task: str  # classify | regress | tag
-    format: str = "auto"  # auto | text | long-csv | npz | conll; "builtin" once resolved to one
-    builtin: str | None = None  # the built-in set's name, when DATA is one
-    length: int | None = None  # T of a synthetic task (its default when None)
-    text_column: str = "text"
-    label_column: str = "label"
-    level: str = "char"  # char | word: how text is cut into tokens
-    lowercase: bool = False
-    min_count: int = 1  # rarer tokens become <unk>
-    max_vocab: int | None = None  # keep only the most frequent tokens
-    max_length: int | None = None  # keep the first N steps of longer sequences
-    id_column: str = "id"  # long CSV: the sequence id
-    step_column: str = "step"  # long CSV: the step order
-    feature_columns: list[str] | None = None  # long CSV: default all other columns
-    val_fraction: float = 0.1  # files: the share held out for validation
-    val_size: int = 1000  # synthetic sets: sequences in the fixed validation and test sets
+    task: str = option("classify", "the task", internal=True)  # classify | regress | tag
+    format: str = option("auto", "how to read DATA (default: from the extension and the columns)",
+                         choices=("auto", "text", "long-csv", "npz", "conll", "builtin"))  # fmt: skip
+    builtin: str | None = option(None, "the built-in set's name", internal=True)
+    length: int | None = option(None, "synthetic sets: sequence length (adding 100, copy: delay "
+                                "20, dinner 6)", low=1, metavar="T")  # fmt: skip
+    text_column: str = option("text", "text column", metavar="C")
+    label_column: str = option("label", "label or target column", metavar="C")
+    level: str = option("char", "text tokens: char or word", choices=("char", "word", "word-v1"))
+    lowercase: bool = option(False, "lowercase text before tokenizing")
+    min_count: int = option(1, "rarer tokens become <unk>", low=1)
+    max_vocab: int = option(0, "at most N symbols, <pad> and <unk> included; 0: all", low=0)
+    max_length: int | None = option(None, "keep the first T steps of each sequence", low=1,
+                                    metavar="T")  # fmt: skip
+    id_column: str = option("id", "long CSV: sequence id", metavar="C")
+    step_column: str = option("step", "long CSV: step order", metavar="C")
+    feature_columns: list[str] | None = option(
+        None, "long CSV: feature columns (default: all the others)", metavar="A,B"
+    )
+    val_fraction: float = option(0.1, "share of a file held out for validation", low=0, high=1,
+                                 low_open=True, high_open=True, metavar="F")  # fmt: skip
+    val_size: int = option(1000, "synthetic sets: rows in the validation and test sets", low=1,
+                           internal=True)  # fmt: skip
+
+    def __post_init__(self) -> None:
+        check(self)
+        if self.max_vocab == 1 or self.max_vocab == 2:
+            raise ConfigError("max_vocab", f"must be 0 (all) or at least 3, got {self.max_vocab}")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return to_json(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> DataConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        return from_json(cls, d, "the data settings")
 
 
 @dataclass
 class Encoders:
     """What training fitted to its data, applied unchanged to new data."""
 
-    vocab: Vocab | None = None  # token ids (None for numeric features)
+    vocab: Vocabulary | None = None  # token ids, <pad> = 0 (None for numeric features)
     labels: LabelMap | None = None  # class or tag names (None for regression)
     feature_names: list[str] | None = None
     feature_mean: list[float] | None = None  # z-scoring of numeric features (None: as they are)
@@ -88,12 +102,21 @@ class Encoders:
         save_json(run / "scaler.json", scaler)
 
     @classmethod
-    def load(cls, run: Path) -> Encoders:
-        enc = cls(**load_json(run / "scaler.json"))
+    def load(cls, run: Path, level: str = "word-v1") -> Encoders:
+        """Read what :meth:`save` wrote; ``level`` is how a format-1 vocabulary splits text."""
+        scaler = load_json(run / "scaler.json")
+        known = {"feature_names", "feature_mean", "feature_std", "target_mean", "target_std"}
+        if not isinstance(scaler, dict) or set(scaler) - known:
+            extra = sorted(set(scaler) - known) if isinstance(scaler, dict) else "not an object"
+            raise UserError(f"{run / 'scaler.json'}: not an rnnkit scaler ({extra})")
+        enc = cls(**scaler)
         if (run / "labels.json").exists():
-            enc.labels = LabelMap.from_json(load_json(run / "labels.json"))
+            labels = load_json(run / "labels.json")
+            if not isinstance(labels, list) or not all(isinstance(n, str) for n in labels):
+                raise UserError(f"{run / 'labels.json'}: not a list of label names")
+            enc.labels = LabelMap.from_json(labels)
         if (run / "vocab.json").exists():
-            enc.vocab = Vocab.from_json(load_json(run / "vocab.json"))
+            enc.vocab = Vocabulary.load(run / "vocab.json", level)  # type: ignore[arg-type]
         return enc
 
 
@@ -116,14 +139,3 @@ class Loaded:
     skipped: int = 0  # rows (or tokens) left out for an unknown label
     has_labels: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def tokenize(text: str, level: str, lowercase: bool) -> list[str]:
-    """Characters, or words and punctuation marks.
-
-    >>> tokenize("Don't stop!", "word", True)
-    ['don', "'", 't', 'stop', '!']
-    """
-    if lowercase:
-        text = text.lower()
-    return list(text) if level == "char" else re.findall(r"\w+|[^\w\s]", text)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.batching import IGNORE_INDEX, LabelMap, PaddedSet, Vocab, pad_sequences, split_indices
+from ..data.batching import IGNORE_INDEX, LabelMap, PaddedSet, pad_sequences, split_indices
 from ..data.conll import read_conll
 from ..data.synthetic import SYNTHETIC
 from ..data.tables import (
@@ -30,9 +30,10 @@ from ..data.tables import (
     read_table,
     text_records,
 )
+from ..data.vocab import PAD, UNK, Vocabulary, tokenize
 from ..errors import UserError
 from .builtin_sets import BUILTINS, builtin_encoders, builtin_sets
-from .config import DataConfig, Encoders, Loaded, Splits, tokenize
+from .config import DataConfig, Encoders, Loaded, Splits
 
 __all__ = [
     "BUILTINS",
@@ -42,7 +43,6 @@ __all__ = [
     "Splits",
     "load_for_eval",
     "load_training",
-    "tokenize",
 ]
 
 
@@ -136,7 +136,7 @@ def _read(data: str, cfg: DataConfig, labelled: bool) -> _Records:
     if fmt != "text":
         raise UserError(f"{data}: unknown --format {fmt!r}")
     tr = text_records(table, cfg.text_column, label_col)
-    tokens = [tokenize(t, cfg.level, cfg.lowercase) for t in tr.texts]
+    tokens = [tokenize(t, cfg.level, cfg.lowercase) for t in tr.texts]  # type: ignore[arg-type]
     for k, toks in enumerate(tokens):
         if not toks:
             raise UserError(
@@ -154,7 +154,8 @@ def _inputs(rec: _Records, enc: Encoders, cfg: DataConfig) -> tuple[np.ndarray, 
     if rec.tokens is not None:
         if enc.vocab is None:
             raise UserError(f"{rec.source}: this model reads numeric features, the file holds text")
-        ids = [enc.vocab.encode(t) for t in _truncate(rec.tokens, cfg.max_length)]
+        ids = [np.array(enc.vocab.encode_tokens(t), dtype=np.int64)
+               for t in _truncate(rec.tokens, cfg.max_length)]  # fmt: skip
         return pad_sequences(ids, np.int64)
     assert rec.seqs is not None and rec.feature_names is not None
     if enc.vocab is not None or enc.feature_names is None:
@@ -197,7 +198,15 @@ def _fit(rec: _Records, cfg: DataConfig, train_idx: np.ndarray) -> Encoders:
     """Vocabulary, label names and scalers from the training rows."""
     enc = Encoders()
     if rec.tokens is not None:
-        enc.vocab = Vocab.build([rec.tokens[i] for i in train_idx], cfg.min_count, cfg.max_vocab)
+        tokens = (t for i in train_idx for t in rec.tokens[i])
+        level = cfg.level if cfg.format != "conll" else "word"
+        enc.vocab = Vocabulary.from_tokens(
+            tokens,
+            level,
+            cfg.max_vocab,
+            cfg.min_count,
+            (PAD, UNK),  # type: ignore[arg-type]
+        )
     else:
         assert rec.seqs is not None
         enc.feature_names = rec.feature_names
@@ -246,8 +255,6 @@ def load_training(data: str, cfg: DataConfig, seed: int) -> tuple[Splits, Encode
     Returns:
         the splits, the fitted encoders and the resolved config (to store in the run).
     """
-    if not 0 < cfg.val_fraction < 1:
-        raise UserError(f"--val-fraction must lie in (0, 1), got {cfg.val_fraction}")
     cfg = resolve(data, cfg)
     if cfg.builtin is not None:
         if cfg.builtin in SYNTHETIC:

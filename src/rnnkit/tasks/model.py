@@ -1,7 +1,7 @@
 """The model of a sequence task: a head over a recurrent layer, from a small config stored in the run.
 
-The layer comes from the caller (the CLI builds it from its cell flags with
-:func:`rnnkit.cli.common.build_layer`); :class:`HeadConfig` holds what the head adds — the
+The layer comes from the caller (a run builds it from its
+:class:`~rnnkit.tasks.layer.LayerConfig`); :class:`HeadConfig` holds what the head adds — the
 embedding size for token inputs, the pooling and the dropout before the output layer — and
 :func:`build_model` puts them together as a :class:`~rnnkit.models.SequenceClassifier`,
 :class:`~rnnkit.models.SequenceRegressor` or :class:`~rnnkit.models.SequenceTagger`.
@@ -10,12 +10,12 @@ embedding size for token inputs, the pooling and the dropout before the output l
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
-from ..errors import UserError
+from ..config import check, from_json, option, to_json
 from ..models import SequenceClassifier, SequenceRegressor, SequenceTagger
 from .inputs import Encoders
 
@@ -24,26 +24,26 @@ __all__ = ["HeadConfig", "build_model"]
 
 @dataclass
 class HeadConfig:
-    """The head's flags, one to one (stored in ``config.json`` under ``"head"``)."""
+    """The head of a sequence model (stored in ``config.json`` under ``"model"``)."""
 
-    embedding: int = 64  # embedding size for token inputs (text, CoNLL)
-    pooling: str = "last"  # classify/regress: last | mean | max over valid steps
-    head_dropout: float = 0.0  # dropout on what the output layer reads, in training
+    embedding: int = option(64, "token embedding size (text, CoNLL)", low=1, high=1 << 16)
+    pooling: str = option("last", "what the head reads: the last valid step (h_n of both "
+                          "directions), or the mean or max over valid steps",
+                          choices=("last", "mean", "max"))  # fmt: skip
+    head_dropout: float = option(0.0, "dropout before the output layer", low=0, high=1,
+                                 high_open=True, metavar="P")  # fmt: skip
+    class_weights: str = option("none", "balanced: weigh each class by N / (C * N_c) for "
+                                "imbalanced labels", choices=("none", "balanced"))  # fmt: skip
 
     def __post_init__(self) -> None:
-        if self.pooling not in ("last", "mean", "max"):
-            raise UserError(f"--pooling must be last, mean or max, got {self.pooling!r}")
-        if self.embedding < 1:
-            raise UserError(f"--embedding must be a positive integer, got {self.embedding}")
-        if not 0 <= self.head_dropout < 1:
-            raise UserError(f"--head-dropout must lie in [0, 1), got {self.head_dropout}")
+        check(self)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return to_json(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> HeadConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        return from_json(cls, d, "the head settings")
 
 
 def build_model(

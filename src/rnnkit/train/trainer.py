@@ -59,7 +59,8 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -68,6 +69,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..config import check, from_json, option, to_json
 from ..errors import UserError
 from ..layers import RecurrentLayer
 from ..runs import append_jsonl, atomic_write, read_jsonl
@@ -84,7 +86,7 @@ __all__ = [
     "seed_everything",
 ]
 
-SCHEDULES = ("constant", "cosine", "linear")
+SCHEDULES = ("constant", "cosine", "linear")  # TrainConfig.schedule
 METRICS = "metrics.jsonl"
 CURVE = "loss.png"
 
@@ -93,61 +95,75 @@ CURVE = "loss.png"
 class TrainConfig:
     """How to train; stored in a run's ``config.json`` under ``"train"``.
 
-    Each field maps one-to-one onto a ``rnnkit train`` flag (``max_steps`` <-> ``--max-steps``).
+    Each field is one ``rnnkit train`` flag (``max_steps`` <-> ``--max-steps``); the fields marked
+    ``fixed=False`` may change when a run is resumed, the others are the run's for good.
+    ``batch_size`` is read by the task (the trainer itself never sees batches).
     """
 
-    lr: float = 2e-3  # peak learning rate of Adam
-    max_steps: int = 0  # stop after this many optimizer steps (0: no step limit)
-    time_budget: float = 0.0  # stop after this many seconds (0: no time limit)
-    clip: float = 5.0  # clip the global gradient norm to this (0: no clipping)
-    eval_every: int = 200  # evaluate every N steps, and at the end (0: only at the end)
-    checkpoint_every: int = 1000  # save a checkpoint every N steps, and at the end (0: end only)
-    log_every: int = 50  # append the mean training loss to metrics.jsonl every N steps
-    patience: int = 0  # stop after N evaluations without a lower val_loss (0: never stop early)
-    seed: int = 0  # seeds torch, NumPy and Python (see seed_everything)
-    schedule: str = "cosine"  # decay after warm-up: constant | cosine | linear
-    warmup: int = 0  # steps of linear warm-up from lr/warmup to lr
-    min_lr: float = 0.1  # the learning rate at the end, as a fraction of lr
-    weight_decay: float = 0.0  # Adam's (coupled) L2 penalty
-    betas: tuple[float, float] = (0.9, 0.999)  # Adam's moment decay rates
+    lr: float = option(
+        2e-3, "peak learning rate of Adam", low=0, low_open=True, fixed=False, metavar="X"
+    )
+    max_steps: int = option(0, "stop after N optimizer steps; 0: no step limit", low=0, fixed=False)
+    time_budget: float = option(
+        0.0, "stop after this many seconds; 0: no time limit", low=0, fixed=False, metavar="SECONDS"
+    )
+    clip: float = option(
+        5.0, "clip the global gradient norm to this; 0: off", low=0, fixed=False, metavar="X"
+    )
+    eval_every: int = option(
+        200, "evaluate every N steps (and at the end); 0: at the end only", low=0, fixed=False
+    )
+    checkpoint_every: int = option(
+        1000, "save a checkpoint every N steps (and at the end)", low=0, fixed=False
+    )
+    log_every: int = option(50, "log the mean training loss every N steps", low=1, fixed=False)
+    patience: int = option(
+        0, "stop after N evaluations without improvement; 0: never", low=0, fixed=False
+    )
+    seed: int = option(0, "random seed (weights, batches, dropout)", low=0, high=2**63 - 1)
+    schedule: str = option(
+        "cosine",
+        "learning-rate decay after warm-up",
+        choices=("constant", "cosine", "linear"),
+        fixed=False,
+        metavar="NAME",
+    )
+    warmup: int = option(0, "steps of linear learning-rate warm-up", low=0, fixed=False)
+    min_lr: float = option(
+        0.1,
+        "the final learning rate, as a fraction of --lr",
+        low=0,
+        high=1,
+        fixed=False,
+        metavar="F",
+    )
+    weight_decay: float = option(
+        0.0, "Adam's (coupled) L2 penalty", low=0, fixed=False, metavar="X"
+    )
+    betas: tuple[float, float] = option(
+        (0.9, 0.999),
+        "Adam's moment decay rates",
+        low=0,
+        high=1,
+        high_open=True,
+        fixed=False,
+        metavar="B",
+    )
+    batch_size: int = option(
+        32, "rows (text: parallel streams) per batch", low=1, aliases=("--batch",)
+    )
 
     def __post_init__(self) -> None:
         self.betas = (float(self.betas[0]), float(self.betas[1]))
-        checks = [
-            ("lr", self.lr > 0, "a positive number"),
-            ("max_steps", self.max_steps >= 0, "0 or more"),
-            ("time_budget", self.time_budget >= 0, "0 or more seconds"),
-            ("clip", self.clip >= 0, "0 (off) or more"),
-            ("eval_every", self.eval_every >= 0, "0 or more"),
-            ("checkpoint_every", self.checkpoint_every >= 0, "0 or more"),
-            ("log_every", self.log_every >= 1, "1 or more"),
-            ("patience", self.patience >= 0, "0 (off) or more"),
-            ("warmup", self.warmup >= 0, "0 or more"),
-            ("min_lr", 0 <= self.min_lr <= 1, "a fraction in [0, 1]"),
-            ("weight_decay", self.weight_decay >= 0, "0 or more"),
-            ("betas", all(0 <= b < 1 for b in self.betas), "two numbers in [0, 1)"),
-        ]
-        for name, ok, want in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {want}, got {getattr(self, name)!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
-            )
+        check(self)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["betas"] = list(self.betas)
-        return d
+        return to_json(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
         """The inverse of :meth:`to_dict`; unknown keys are refused."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown training settings: {', '.join(unknown)}")
-        return cls(**d)
+        return from_json(cls, d, "the training settings")
 
 
 def learning_rate(config: TrainConfig, step: int, elapsed: float) -> float:

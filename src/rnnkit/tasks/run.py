@@ -1,0 +1,237 @@
+"""One orchestration for every task: flags to config, resume checks, the run directory, training.
+
+::
+
+    cfg, stored = configure(spec, given, sources, out, resume)   # checked; nothing read or written
+    result, lines = train_run(spec, cfg, out, stored=stored)     # read data, write run, train
+    run = open_run(out)                                          # later: spec, config, model
+
+What a resumed run checks, for every task: the run is of this task; every setting given again
+that is ``fixed`` (data, layer, model, batch size, seed) equals the stored one, or it is refused
+by name; the data's sha256 equals the stored one (format-1 sequence runs, which kept none: the
+fitted vocabulary and labels equal the stored ones). Training settings that may change (time
+budget, step limit, learning rate, ...) override the stored ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TextIO
+
+from torch import nn
+
+from .. import __version__
+from ..config import ConfigError, default_of, from_json
+from ..errors import UserError
+from ..train.checkpoint import CONFIG, find_weights, load_weights, read_config, start_run
+from ..train.checkpoint import write_config as _write_config
+from ..train.trainer import Trainer, TrainResult, seed_everything
+from .format1 import migrate
+from .layer import LayerConfig
+from .spec import FORMAT_VERSION, SECTIONS, RunConfig, TaskSpec
+
+__all__ = ["TrainedRun", "configure", "flag", "open_run", "read_run_config", "train_run"]
+
+Given = Mapping[str, Mapping[str, Any]]  # section -> field -> value given on the command line
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a config field: ``hidden_size`` -> ``--hidden-size``."""
+    return "--" + name.replace("_", "-")
+
+
+def _user_error(e: ConfigError, where: str | None = None) -> UserError:
+    if where is not None:
+        return UserError(f"{where}: {e}")
+    return UserError(f"{flag(e.name)} {e.detail}")
+
+
+def section_class(spec: TaskSpec, section: str) -> type:
+    from ..train.trainer import TrainConfig
+
+    return {"data": spec.Data, "layer": LayerConfig, "model": spec.Model, "train": TrainConfig}[
+        section
+    ]
+
+
+def _build(cls: type, values: Mapping[str, Any]) -> Any:
+    try:
+        return cls(**values)
+    except ConfigError as e:
+        raise _user_error(e) from e
+
+
+def read_run_config(run: str | Path, tasks: Mapping[str, TaskSpec] | None = None) -> RunConfig:
+    """``RUN/config.json`` as a :class:`RunConfig`, format 1 migrated on the way.
+
+    Raises:
+        UserError: no run there, a run of an unknown task, or a config that is damaged or from
+            a newer rnnkit (the file named).
+    """
+    from . import TASKS
+
+    tasks = TASKS if tasks is None else tasks
+    run = Path(run)
+    raw = read_config(run)
+    where = str(run / CONFIG)
+    if "format_version" not in raw:
+        raw = migrate(raw, where)
+    version = raw.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise UserError(f"{where}: run format {version!r} is newer than this rnnkit reads "
+                        f"({FORMAT_VERSION}); upgrade rnnkit")  # fmt: skip
+    spec = tasks.get(raw["task"])
+    if spec is None:
+        raise UserError(f"{where}: a {raw['task']!r} run, which this rnnkit does not know")
+    try:
+        sections = {
+            s: from_json(section_class(spec, s), raw[s], f"{where} [{s}]") for s in SECTIONS
+        }
+        return RunConfig(
+            task=spec.name, **sections, sources=list(raw["sources"]),
+            fingerprint=raw["fingerprint"], info=dict(raw.get("info", {})),
+            format_version=version, rnnkit_version=str(raw.get("rnnkit_version", "")),
+        )  # fmt: skip
+    except ConfigError as e:
+        raise UserError(f"{where}: {e}") from e
+    except (KeyError, TypeError) as e:
+        raise UserError(f"{where}: not a complete rnnkit run config (missing {e})") from e
+
+
+def configure(
+    spec: TaskSpec, given: Given, sources: list[str], out: str | Path, resume: bool
+) -> tuple[RunConfig, RunConfig | None]:
+    """The run's config from the given settings: on a new run over the task's defaults, on a
+    resumed one over the stored config (returned as the second value).
+
+    Raises:
+        UserError: a value out of range, or (resume) a fixed setting that differs from the
+            run's, named by its flag.
+    """
+    if resume:
+        stored = read_run_config(out)
+        if stored.task != spec.name:
+            raise UserError(f"{out}: is a {stored.task!r} run, not a {spec.name!r} run")
+        changes: dict[str, Any] = {}
+        for section in SECTIONS:
+            current = stored.section(section)
+            updates = {}
+            for f in fields(current):
+                if f.name not in given.get(section, {}):
+                    continue
+                value, was = given[section][f.name], getattr(current, f.name)
+                if f.metadata.get("fixed", True) and value != was:
+                    raise UserError(
+                        f"{flag(f.name)} {value}: {out} was trained with {flag(f.name)} {was}, "
+                        "which a resumed run keeps (only the training limits and the learning "
+                        "rate schedule may change)"
+                    )
+                updates[f.name] = value
+            if updates:
+                changes[section] = _build(type(current), {**dataclasses.asdict(current), **updates})
+        cfg = dataclasses.replace(stored, **changes, format_version=FORMAT_VERSION,
+                                  rnnkit_version=__version__)  # fmt: skip
+        cfg.sources = list(sources) or list(stored.sources)
+        return cfg, stored
+    sections = {
+        s: _build(section_class(spec, s), {**spec.defaults.get(s, {}), **given.get(s, {})})
+        for s in SECTIONS
+    }
+    cfg = RunConfig(task=spec.name, **sections, sources=list(sources))
+    spec.adjust(given, cfg)
+    return cfg, None
+
+
+def defaults(spec: TaskSpec, section: str) -> dict[str, Any]:
+    """A section's defaults for ``spec``: the config's own, overridden by the task's."""
+    cls = section_class(spec, section)
+    own = {f.name: default_of(f) for f in fields(cls)}
+    return {**own, **spec.defaults.get(section, {})}
+
+
+def train_run(
+    spec: TaskSpec,
+    cfg: RunConfig,
+    out: str | Path,
+    *,
+    stored: RunConfig | None = None,
+    progress: bool = True,
+    stream: TextIO | None = None,
+    say: Callable[[str], None] = lambda line: print(line, flush=True),
+) -> tuple[TrainResult, list[str]]:
+    """Read the data, write the run directory and train (a new run, or ``stored`` resumed).
+
+    Returns:
+        how training ended, and the lines the task has to say about it.
+    """
+    out = Path(out)
+    resume = stored is not None
+    if not resume and out.exists():  # refuse a non-empty directory before reading any data
+        start_run(out, spec.name, resume=False)
+    prep = spec.prepare(cfg)
+    if stored is not None:
+        _check_same_data(spec, cfg, stored, out, prep.artifacts)
+    has_checkpoint = start_run(out, spec.name, resume)
+    _write_config(out, cfg.to_json())
+    if not resume:
+        spec.save_artifacts(out, prep.artifacts)
+    seed_everything(cfg.train.seed)
+    model = spec.build_model(cfg, prep.artifacts)
+    n_params = sum(p.numel() for p in model.parameters())
+    layer = cfg.layer
+    say(f"{'resuming' if has_checkpoint else 'training'} a {layer.num_layers}x"
+        f"{layer.hidden_size} {layer.cell} ({n_params / 1e6:.2f}M parameters) {prep.describe}; "
+        f"run in {out}")  # fmt: skip
+    trainer = Trainer(model, prep.task, cfg.train, out, stream=stream, progress=progress)
+    result = trainer.run(resume=has_checkpoint)
+    return result, spec.finish(model, prep, out, result)
+
+
+def _check_same_data(
+    spec: TaskSpec, cfg: RunConfig, stored: RunConfig, out: Path, fresh: Any
+) -> None:
+    where = ", ".join(cfg.sources)
+    if stored.fingerprint is not None:
+        if cfg.fingerprint != stored.fingerprint:
+            raise UserError(f"{where}: not the data {out} was trained on (its checksum differs)")
+        return
+    differs = spec.same_artifacts(spec.load_artifacts(out, stored), fresh)
+    if differs:
+        raise UserError(f"{out}: the data's {differs} differ from the run's; the data changed "
+                        "since it started")  # fmt: skip
+
+
+@dataclass
+class TrainedRun:
+    """A run directory opened for use: its task, config, artifacts and model (best weights,
+    eval mode)."""
+
+    path: Path
+    spec: TaskSpec
+    config: RunConfig
+    artifacts: Any
+    model: nn.Module
+
+
+def open_run(run: str | Path, task: str | tuple[str, ...] | None = None) -> TrainedRun:
+    """Open a trained run; ``task`` names the task(s) the caller handles.
+
+    Raises:
+        UserError: not a run, a run of another task, a damaged file, or no weights yet.
+    """
+    from . import TASKS
+
+    run = Path(run)
+    cfg = read_run_config(run)
+    wanted = (task,) if isinstance(task, str) else task
+    if wanted is not None and cfg.task not in wanted:
+        raise UserError(f"{run}: a {cfg.task!r} run; this command handles {', '.join(wanted)} runs")
+    spec = TASKS[cfg.task]
+    artifacts = spec.load_artifacts(run, cfg)
+    model = spec.build_model(cfg, artifacts)
+    load_weights(find_weights(run), model)
+    model.eval()
+    return TrainedRun(run, spec, cfg, artifacts, model)
