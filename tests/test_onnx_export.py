@@ -92,7 +92,9 @@ def _randomize(m: torch.nn.Module, seed: int) -> None:
 def _compare(
     m: Any, lengths: list[int] | None, initial_state: bool, seed: int = 0, opset: int = 17
 ) -> float:
-    """Max |onnxruntime - rnnkit| over the output and every final state entry."""
+    """Max |onnxruntime - rnnkit| over the output and every final state entry, divided by
+    max(1, max |value|): float32 rounding grows with the values, which unbounded activations
+    (identity, ReLU) let grow past 1."""
     m.eval()
     g = torch.Generator().manual_seed(seed + 1)
     shape = (B, T, m.input_size) if m.batch_first else (T, B, m.input_size)
@@ -114,7 +116,10 @@ def _compare(
         out, h_n = m(x, hx, lengths=None if lengths is None else torch.tensor(lengths))
     want = [out, *(h_n if isinstance(h_n, tuple) else (h_n,))]
     assert [a.shape for a in got] == [tuple(w.shape) for w in want]
-    return max(float(np.abs(a - w.numpy()).max()) for a, w in zip(got, want, strict=True))
+    return max(
+        float(np.abs(a - w.numpy()).max()) / max(1.0, float(w.abs().max()))
+        for a, w in zip(got, want, strict=True)
+    )
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -126,7 +131,7 @@ def test_layer_grid_matches_onnxruntime(variant: str) -> None:
         err = _compare(m, LENGTHS if lens else None, init, seed=k)
         assert err <= TOL, (variant, L, bi, lens, init, bf, err)
         worst = max(worst, err)
-    print(f"{variant}: max |ort - rnnkit| = {worst:.2e}")
+    print(f"{variant}: max |ort - rnnkit| / max(1, |value|) = {worst:.2e}")
 
 
 def test_learned_initial_state_is_exported() -> None:
