@@ -15,15 +15,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Literal
 
 from torch import Tensor
 
-__all__ = ["CellMath", "State", "WeightSpec", "Weights"]
+from ..activations import ACTIVATIONS, Activation, get_activation
+
+__all__ = ["CellMath", "Gates", "State", "WeightSpec", "Weights"]
 
 State = tuple[Tensor, ...]
 Weights = Mapping[str, Tensor]
+Gates = dict[str, Tensor]
+"""One step's gate values by the names of the cell's equations (``i, f, g, o``; ``r, z, n``)."""
 WeightKind = Literal["kernel", "recurrent", "bias", "peephole"]
 
 
@@ -39,11 +43,21 @@ class CellMath(ABC):
     """The equations of one recurrent cell for one layer (a fixed input size).
 
     Subclasses are frozen dataclasses whose fields are the cell's hyper-parameters, so two cells
-    with the same options compare equal and a kernel can be cached per cell.
+    with the same options compare equal and a kernel can be cached per cell. They pickle as plain
+    data (a registered activation by its name), so a saved layer loads with
+    ``torch.load(..., weights_only=True)``.
     """
 
     input_size: int
     hidden_size: int
+
+    gate_names: ClassVar[tuple[str, ...]] = ()
+    """The gates :meth:`step_with_gates` reports, in the order of the equations (none by default)."""
+
+    torch_defaults: ClassVar[tuple[tuple[str, str | bool], ...]] = ()
+    """The options that leave the weight shapes alone, with ``torch.nn``'s value of each (an
+    activation by its name): a cell that differs in one of them computes something else from
+    the same weights, and its layer's ``state_dict`` says so (see :meth:`formulation`)."""
 
     @property
     @abstractmethod
@@ -80,12 +94,56 @@ class CellMath(ABC):
             the state at t; its first entry is the output ``(B, output_size)``.
         """
 
-    def is_standard(self) -> bool:
-        """True when ``torch.nn`` has exactly this cell (so its native kernel may run it)."""
-        return False
+    def step_with_gates(
+        self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None
+    ) -> tuple[State, Gates]:
+        """:meth:`step`, plus the step's gate values named as in :attr:`gate_names`."""
+        return self.step(x, state, w, drop), {}
+
+    def gate_values(
+        self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None
+    ) -> Gates:
+        """The gate values of one step from ``x`` and the previous ``state`` (``{}`` without gates).
+
+        The math is row-wise, so ``x`` and ``state`` may hold many steps' rows at once.
+        """
+        return self.step_with_gates(x, state, w, drop)[1]
+
+    def formulation(self) -> str | None:
+        """What this cell computes that its weight shapes do not show, or ``None`` when that is
+        ``torch.nn``'s own formulation. E.g. ``"GRU(reset_after=False, activation='tanh', ...)"``.
+        """
+        options = [(k, _name(getattr(self, k))) for k, _ in self.torch_defaults]
+        if all(v == d for (_, v), (_, d) in zip(options, self.torch_defaults, strict=True)):
+            return None
+        family = type(self).__name__.removesuffix("Math")
+        return f"{family}(" + ", ".join(f"{k}={v!r}" for k, v in options) + ")"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Plain data: a registered activation is kept by its name (no function in a pickle)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            value = state[f.name]
+            if f.type in ("Activation", Activation) and isinstance(value, str):
+                value = get_activation(value)
+            object.__setattr__(self, f.name, value)  # frozen dataclass
 
     def init_adjust(self, w: Mapping[str, Tensor]) -> None:  # noqa: B027 - optional hook
         """Adjust freshly initialised weights in place (e.g. a forget-gate bias of 1)."""
+
+
+def _plain(value: Any) -> Any:
+    """A registered activation as its name; anything else unchanged."""
+    if isinstance(value, Activation) and ACTIVATIONS.get(value.name) is value:
+        return value.name
+    return value
+
+
+def _name(value: Any) -> Any:
+    """An activation (registered or not) as its name; anything else unchanged."""
+    return value.name if isinstance(value, Activation) else value
 
 
 def masked(h: Tensor, drop: Sequence[Tensor | None] | None, k: int) -> Tensor:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..activations import Activation
-from .base import CellMath, State, Weights, WeightSpec, masked
+from .base import CellMath, Gates, State, Weights, WeightSpec, masked
 
 __all__ = ["GRUMath"]
 
@@ -36,6 +36,13 @@ class GRUMath(CellMath):
     activation: Activation
     recurrent_activation: Activation
     reset_after: bool = True
+
+    gate_names = ("r", "z", "n")
+    torch_defaults = (
+        ("reset_after", True),
+        ("activation", "tanh"),
+        ("recurrent_activation", "sigmoid"),
+    )
 
     @property
     def state_sizes(self) -> tuple[int, ...]:
@@ -59,6 +66,12 @@ class GRUMath(CellMath):
     def step(
         self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None
     ) -> State:
+        return self.step_with_gates(x, state, w, drop)[0]
+
+    def step_with_gates(
+        self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None
+    ) -> tuple[State, Gates]:
+        """One step and its gates ``r, z, n``, each ``(B, H)`` (``n`` is the candidate state)."""
         (h,) = state
         sigma, act, H = self.recurrent_activation, self.activation, self.hidden_size
         h_rec = masked(h, drop, 0)
@@ -79,11 +92,4 @@ class GRUMath(CellMath):
                 x_n + F.linear(r * h_rec, W_hh[2 * H :], b_n)
             )  # candidate, reset before the matmul
         h = (1 - z) * n + z * h
-        return (h,)
-
-    def is_standard(self) -> bool:
-        return (
-            self.reset_after
-            and self.activation.name == "tanh"
-            and self.recurrent_activation.name == "sigmoid"
-        )
+        return (h,), {"r": r, "z": z, "n": n}

@@ -39,6 +39,11 @@ class JordanMath(CellMath):
     output_to_hidden: bool = True
     output_to_output: bool = False
 
+    torch_defaults = (
+        ("activation", "tanh"),
+        ("output_activation", "tanh"),
+    )  # rnnkit's own defaults
+
     def __post_init__(self) -> None:
         if not (self.hidden_to_hidden or self.output_to_hidden or self.output_to_output):
             raise ValueError(

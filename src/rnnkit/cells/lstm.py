@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..activations import Activation
-from .base import CellMath, State, Weights, WeightSpec, masked
+from .base import CellMath, Gates, State, Weights, WeightSpec, masked
 
 __all__ = ["LSTMMath"]
 
@@ -50,6 +50,9 @@ class LSTMMath(CellMath):
     peephole: bool = False
     coupled: bool = False
     unit_forget_bias: bool = False
+
+    gate_names = ("i", "f", "g", "o")
+    torch_defaults = (("activation", "tanh"), ("recurrent_activation", "sigmoid"))
 
     @property
     def gates(self) -> int:
@@ -91,6 +94,12 @@ class LSTMMath(CellMath):
     def step(
         self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None
     ) -> State:
+        return self.step_with_gates(x, state, w, drop)[0]
+
+    def step_with_gates(
+        self, x: Tensor, state: State, w: Weights, drop: Sequence[Tensor | None] | None = None
+    ) -> tuple[State, Gates]:
+        """One step and its gates ``i, f, g, o``, each ``(B, H)`` (CIFG: ``i`` is ``1 - f``)."""
         h, c = state
         sigma, act = self.recurrent_activation, self.activation
         gates = F.linear(x, w["weight_ih"], w.get("bias_ih")) + F.linear(
@@ -114,15 +123,7 @@ class LSTMMath(CellMath):
         h = o * act(c)
         if self.proj_size:
             h = F.linear(h, w["weight_hr"])  # (B, P)
-        return (h, c)
-
-    def is_standard(self) -> bool:
-        return (
-            not self.peephole
-            and not self.coupled
-            and self.activation.name == "tanh"
-            and self.recurrent_activation.name == "sigmoid"
-        )
+        return (h, c), {"i": i, "f": f, "g": g, "o": o}
 
     def init_adjust(self, w: Mapping[str, Tensor]) -> None:
         """``unit_forget_bias``: forget-gate bias 1 (Jozefowicz et al. 2015; Keras's default).

@@ -26,6 +26,8 @@ class ElmanMath(CellMath):
     hidden_size: int
     activation: Activation
 
+    torch_defaults = (("activation", "tanh"),)
+
     @property
     def state_sizes(self) -> tuple[int, ...]:
         return (self.hidden_size,)
@@ -56,5 +58,8 @@ class ElmanMath(CellMath):
         )
         return (h,)
 
-    def is_standard(self) -> bool:
-        return self.activation.name in ("tanh", "relu")
+    def formulation(self) -> str | None:
+        """``None`` for tanh and ReLU (``torch.nn.RNN``'s two); else ``"Elman(activation=...)"``."""
+        if self.activation.name == "relu":
+            return None
+        return super().formulation()

@@ -16,9 +16,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ..cells.base import CellMath, State, Weights
+from ..cells.base import CellMath, Gates, State, Weights
 
-__all__ = ["SequenceResult", "run_reference"]
+__all__ = ["SequenceResult", "gates_from_steps", "run_reference"]
 
 
 class SequenceResult(NamedTuple):
@@ -76,3 +76,43 @@ def run_reference(
         return SequenceResult(out, state, stacked if keep_steps else None)
     all_steps = tuple(torch.stack(s) for s in zip(*steps, strict=True)) if keep_steps else None
     return SequenceResult(torch.stack(outputs), state, all_steps)
+
+
+def gates_from_steps(
+    cell: CellMath,
+    x: Tensor,
+    state: State,
+    steps: State,
+    w: Weights,
+    mask: Tensor | None = None,
+    drop: Sequence[Tensor | None] | None = None,
+) -> Gates:
+    """Every step's gate values, recomputed from the per-step states with the cell's own math.
+
+    Any kernel that returns the states (torch's, fused or reference) thus gives exactly the
+    reference cell's gates: step ``t`` reads ``x[t]`` and the state after step ``t - 1``.
+
+    Args:
+        cell, x, state, w, mask, drop: as for :func:`run_reference` (``x`` as the kernel saw it).
+        steps: every step's state, one ``(T, B, size)`` tensor per entry, zero past each length.
+
+    Returns:
+        ``{gate name: (T, B, H)}``, zero past each row's length; ``{}`` for a cell without gates.
+    """
+    T, B = x.shape[:2]
+    if not cell.gate_names:
+        return {}
+    if T == 0:
+        return {n: x.new_zeros((0, B, cell.hidden_size)) for n in cell.gate_names}
+    prev = tuple(torch.cat([s0[None], s[:-1]]) for s0, s in zip(state, steps, strict=True))
+    rows = tuple(p.reshape(T * B, -1) for p in prev)  # every step's rows at once: (T*B, size)
+    drops = (
+        None
+        if drop is None
+        else [None if m is None else m.expand(T, *m.shape).reshape(T * B, -1) for m in drop]
+    )
+    gates = cell.gate_values(x.reshape(T * B, -1), rows, w, drops)
+    out = {n: g.reshape(T, B, -1) for n, g in gates.items()}  # (T, B, H)
+    if mask is not None:
+        out = {n: torch.where(mask, g, torch.zeros_like(g)) for n, g in out.items()}
+    return out

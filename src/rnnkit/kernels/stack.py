@@ -9,18 +9,36 @@ the final states. It never knows gate math: it calls a kernel (a function with t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..cells.base import CellMath, State, Weights
-from .reference import SequenceResult
+from ..cells.base import CellMath, Gates, State, Weights
+from .reference import SequenceResult, gates_from_steps
 
-__all__ = ["Kernel", "length_mask", "reverse_padded", "run_stack"]
+__all__ = ["Kernel", "StackResult", "length_mask", "reverse_padded", "run_stack"]
 
 Kernel = Callable[..., SequenceResult]
 Masks = Sequence[Tensor | None]
+
+
+class StackResult(NamedTuple):
+    """What :func:`run_stack` returns.
+
+    Attributes:
+        output: ``(T, B, D*O)``, the top layer's outputs (zero past each row's length).
+        final: the final state, one ``(L*D, B, size)`` tensor per state entry.
+        steps: every step's state, one ``(L*D, T, B, size)`` tensor per entry, or ``None``.
+        gates: every step's gates, ``{name: (L*D, T, B, H)}`` (``{}`` for a cell without gates),
+            or ``None``.
+    """
+
+    output: Tensor
+    final: State
+    steps: State | None
+    gates: Gates | None
 
 
 def length_mask(lengths: Tensor, T: int) -> Tensor:
@@ -56,7 +74,8 @@ def run_stack(
     input_masks: Sequence[Sequence[Tensor | None]] | None = None,
     drop_masks: Sequence[Sequence[Masks | None]] | None = None,
     keep_steps: bool = False,
-) -> tuple[Tensor, State, State | None]:
+    keep_gates: bool = False,
+) -> StackResult:
     """Run ``L = len(cells)`` layers over ``x (T, B, I)`` in ``D = len(weights[0])`` directions.
 
     Args:
@@ -72,15 +91,15 @@ def run_stack(
             dropout), or ``None``.
         drop_masks: ``drop_masks[l][d]``, recurrent-dropout masks for the kernel, or ``None``.
         keep_steps: also return every step's state.
-
-    Returns:
-        ``(output (T, B, D*O), final state entries (L*D, B, size), steps (L*D, T, B, size) or None)``.
+        keep_gates: also return every step's gates, recomputed from the states with the cell's
+            math (:func:`~rnnkit.kernels.reference.gates_from_steps`), so every kernel gives them.
     """
     D = len(weights[0])
     T = x.shape[0]
     mask = None if lengths is None else length_mask(lengths, T)
     finals: list[State] = []
     steps: list[State] = []
+    gates: list[Gates] = []
     for l, cell in enumerate(cells):
         outputs = []
         for d in range(D):
@@ -91,8 +110,12 @@ def run_stack(
                 x_in = x_in * in_mask  # the same mask at every step
             start = tuple(s[k] for s in state0)
             drop = None if drop_masks is None else drop_masks[l][d]
-            res = kernel(cell, x_in, start, weights[l][d], mask, drop, keep_steps)
+            res = kernel(cell, x_in, start, weights[l][d], mask, drop, keep_steps or keep_gates)
             out, res_steps = res.output, res.steps
+            if keep_gates:
+                assert res_steps is not None
+                g = gates_from_steps(cell, x_in, start, res_steps, weights[l][d], mask, drop)
+                gates.append(g if d == 0 else {n: reverse_padded(v, lengths) for n, v in g.items()})
             if d == 1:
                 out = reverse_padded(out, lengths)
                 if res_steps is not None:
@@ -108,4 +131,7 @@ def run_stack(
     all_steps = (
         tuple(torch.stack(entry) for entry in zip(*steps, strict=True)) if keep_steps else None
     )
-    return x, final, all_steps
+    all_gates = (
+        {n: torch.stack([g[n] for g in gates]) for n in cells[0].gate_names} if keep_gates else None
+    )
+    return StackResult(x, final, all_steps, all_gates)

@@ -5,25 +5,32 @@ time step; when the configuration is exactly torch's, it calls torch's own fused
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..activations import Activation, get_activation
 from ..cells import CellMath, ElmanMath, GRUMath, JordanMath, LSTMMath, State
-from ..initializers import Initializer, get_initializer
+from ..initializers import Initializer
+from ..kernels import RunRequest, native_mode
 from ..kernels.native import NativeMode, native_cell_step
 from .inputs import check_step_input, shape_str
+from .params import TaggedFormulation, WeightOptions, register_weights
 
-__all__ = ["GRUCell", "JordanCell", "LSTMCell", "RNNCell"]
+__all__ = ["CellModule", "GRUCell", "JordanCell", "LSTMCell", "RNNCell"]
 
 ActivationSpec = str | Activation | Callable[[Tensor], Tensor]
 
 
-class CellModule(nn.Module):
-    """One cell's parameters and a step: ``(input (B, I), state) -> state``."""
+class CellModule(TaggedFormulation):
+    """One cell's parameters and a step: ``(input (B, I), state) -> state``.
+
+    Run it over whole sequences with :class:`~rnnkit.layers.Recurrent`.
+    """
 
     state_names: ClassVar[tuple[str, ...]] = ("h",)
 
@@ -38,27 +45,38 @@ class CellModule(nn.Module):
         bias_initializer: str | Initializer | None = None,
     ) -> None:
         super().__init__()
+        self.bias = bias
+        self.weight_options = WeightOptions(
+            kernel_initializer, recurrent_initializer, bias_initializer
+        )
+        self._build(cell, device=device, dtype=dtype)
+
+    def _build(self, cell: CellMath, **factory: Any) -> None:
+        """(Re)make the parameters for ``cell``, freshly initialised."""
         self.cell = cell
-        self.input_size, self.hidden_size, self.bias = cell.input_size, cell.hidden_size, bias
-        self._kinds = {}
-        for name, spec in cell.weight_specs(bias).items():
-            self.register_parameter(
-                name, nn.Parameter(torch.empty(spec.shape, device=device, dtype=dtype))
-            )
-            self._kinds[name] = spec.kind
-        kernel = get_initializer(kernel_initializer, "kernel_initializer")
-        self._inits = {
-            "kernel": kernel,
-            "peephole": kernel,
-            "recurrent": get_initializer(recurrent_initializer, "recurrent_initializer"),
-            "bias": get_initializer(bias_initializer, "bias_initializer"),
+        self.input_size, self.hidden_size = cell.input_size, cell.hidden_size
+        self._parameters.clear()
+        self._kinds = {
+            name: kind for _, name, kind in register_weights(self, cell, self.bias, **factory)
         }
         self.reset_parameters()
+
+    def sibling(self, input_size: int | None = None) -> CellModule:
+        """A new cell module with this one's options, fresh weights and (optionally) another
+        input size: how :class:`~rnnkit.layers.Recurrent` makes its other layers and directions."""
+        twin = copy.deepcopy(self)
+        like = next(self.parameters())
+        twin._build(
+            replace(self.cell, input_size=input_size or self.input_size),  # type: ignore[type-var]
+            device=like.device,
+            dtype=like.dtype,
+        )
+        return twin
 
     def reset_parameters(self) -> None:
         with torch.no_grad():
             for name, kind in self._kinds.items():
-                self._inits[kind](getattr(self, name), self.hidden_size)
+                self.weight_options.initializer(kind)(getattr(self, name), self.hidden_size)
             self.cell.init_adjust(self.weights())
 
     def weights(self) -> dict[str, Tensor]:
@@ -66,7 +84,7 @@ class CellModule(nn.Module):
 
     def native_mode(self) -> NativeMode | None:
         """torch's fused cell function for exactly this configuration, if there is one."""
-        return None
+        return native_mode(self.cell, RunRequest(single_step=True))
 
     def forward(self, input: Tensor, hx: Any = None) -> Any:
         """One step. ``input (B, I)`` or unbatched ``(I,)``; ``hx`` as ``torch.nn``'s cell takes it."""
@@ -93,6 +111,9 @@ class CellModule(nn.Module):
             new = tuple(s.squeeze(0) for s in new)
         return new[0] if len(new) == 1 else new
 
+    def _formulation_cell(self) -> CellMath:
+        return self.cell
+
 
 class RNNCell(CellModule):
     """Elman step, drop-in for ``torch.nn.RNNCell``: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``.
@@ -115,10 +136,6 @@ class RNNCell(CellModule):
         act = get_activation(nonlinearity, "nonlinearity")
         self.nonlinearity = act.name
         super().__init__(ElmanMath(input_size, hidden_size, act), bias, device, dtype, **options)
-
-    def native_mode(self) -> NativeMode | None:
-        modes: dict[str, NativeMode] = {"tanh": "rnn_tanh", "relu": "rnn_relu"}
-        return modes.get(self.nonlinearity)
 
 
 class LSTMCell(CellModule):
@@ -161,9 +178,6 @@ class LSTMCell(CellModule):
         )
         super().__init__(cell, bias, device, dtype, **options)
 
-    def native_mode(self) -> NativeMode | None:
-        return "lstm" if self.cell.is_standard() else None
-
 
 class GRUCell(CellModule):
     """GRU step, drop-in for ``torch.nn.GRUCell``; ``reset_after=False`` for Cho et al.'s form.
@@ -194,9 +208,6 @@ class GRUCell(CellModule):
             reset_after,
         )
         super().__init__(cell, bias, device, dtype, **options)
-
-    def native_mode(self) -> NativeMode | None:
-        return "gru" if self.cell.is_standard() else None
 
 
 class JordanCell(CellModule):

@@ -24,7 +24,6 @@ from torch import Tensor
 
 from ..activations import Activation, get_activation
 from ..cells import ElmanMath, GRUMath, JordanMath, LSTMMath
-from ..kernels.native import NativeMode
 from .base import RecurrentLayer
 
 __all__ = ["GRU", "LSTM", "RNN", "JordanRNN"]
@@ -93,13 +92,6 @@ class RNN(RecurrentLayer):
             dtype=dtype,
             **options,
         )
-
-    def native_mode(self) -> NativeMode | None:
-        name = self.cells[0].activation.name  # type: ignore[attr-defined]
-        return {"tanh": "rnn_tanh", "relu": "rnn_relu"}.get(name)  # type: ignore[return-value]
-
-    def variant_reason(self) -> str:
-        return f"nonlinearity={self.nonlinearity!r}"
 
 
 class LSTM(RecurrentLayer):
@@ -176,19 +168,6 @@ class LSTM(RecurrentLayer):
             **options,
         )
 
-    def native_mode(self) -> NativeMode | None:
-        return "lstm" if self.cells[0].is_standard() else None
-
-    def variant_reason(self) -> str:
-        cell: LSTMMath = self.cells[0]  # type: ignore[assignment]
-        if cell.peephole:
-            return "peephole=True"
-        if cell.coupled:
-            return "coupled=True"
-        if cell.activation.name != "tanh":
-            return f"activation={cell.activation.name!r}"
-        return f"recurrent_activation={cell.recurrent_activation.name!r}"
-
 
 class GRU(RecurrentLayer):
     """GRU, drop-in for ``torch.nn.GRU``, in both formulations (see :mod:`rnnkit.cells.gru`).
@@ -247,17 +226,6 @@ class GRU(RecurrentLayer):
             dtype=dtype,
             **options,
         )
-
-    def native_mode(self) -> NativeMode | None:
-        return "gru" if self.cells[0].is_standard() else None
-
-    def variant_reason(self) -> str:
-        cell: GRUMath = self.cells[0]  # type: ignore[assignment]
-        if not cell.reset_after:
-            return "reset_after=False"
-        if cell.activation.name != "tanh":
-            return f"activation={cell.activation.name!r}"
-        return f"recurrent_activation={cell.recurrent_activation.name!r}"
 
 
 class JordanRNN(RecurrentLayer):
@@ -338,6 +306,3 @@ class JordanRNN(RecurrentLayer):
             dtype=dtype,
             **options,
         )
-
-    def variant_reason(self) -> str:
-        return "JordanRNN"

@@ -26,9 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..kernels import fused_kernel_for, run_reference, run_stack
-from ..layers import RecurrentLayer
-from ..layers.cell_modules import CellModule
+from ..layers import CellModule, Recurrent, RecurrentLayer
 
 __all__ = [
     "POOLINGS",
@@ -62,17 +60,6 @@ def _directions(layer: nn.Module) -> int:
     return 2 if getattr(layer, "bidirectional", False) else 1
 
 
-def _run_cell(module: CellModule, x: Tensor, lengths: Tensor) -> Tensor:
-    """Unroll a single-step cell module with the layers' driver (zero initial state)."""
-    cell = module.cell
-    weights = {name: getattr(module, name) for name in cell.weight_specs(module.bias)}
-    xt = x.transpose(0, 1)  # (T, B, I)
-    state0 = tuple(xt.new_zeros(1, xt.shape[1], size) for size in cell.state_sizes)  # (1, B, size)
-    kernel = fused_kernel_for(cell) or run_reference
-    out, _, _ = run_stack([cell], [[weights]], xt, state0, lengths, kernel)
-    return out.transpose(0, 1)  # (B, T, O)
-
-
 def run_layer(layer: nn.Module, x: Tensor, lengths: Tensor) -> Tensor:
     """Run ``layer`` over batch-first ``x (B, T, I)``: ``(B, T, D*O)``, zeros past each length.
 
@@ -85,8 +72,9 @@ def run_layer(layer: nn.Module, x: Tensor, lengths: Tensor) -> Tensor:
             x if layer.batch_first else x.transpose(0, 1), lengths=None if full else lengths
         )
         return out if layer.batch_first else out.transpose(0, 1)  # (B, T, D*O)
-    if isinstance(layer, CellModule):
-        return _run_cell(layer, x, lengths)
+    if isinstance(layer, CellModule):  # unrolled by the layers' own driver
+        out, _ = Recurrent(layer, batch_first=True).train(layer.training)(x, lengths=lengths)
+        return out  # (B, T, O)
     T = x.shape[1]
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     out, _ = layer(packed)

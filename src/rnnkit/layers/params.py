@@ -1,0 +1,124 @@
+"""Parameters: PyTorch's names, the Keras-style initialisers and regularisers, the formulation tag.
+
+A layer or cell module registers each cell's weights under torch's names (``weight_ih_l0``,
+``bias_hh_l1_reverse``; ``weight_ih`` for a single cell), initialises them by kind (``kernel``,
+``recurrent``, ``bias``, ``peephole``) and sums their penalties. Initialisers and regularisers are
+kept as the user gave them (names, or objects) and resolved when used, so a pickled module holds
+no function objects and loads with ``torch.load(..., weights_only=True)``.
+
+A variant whose weights have torch's shapes but computes something else (``GRU(reset_after=False)``,
+an LSTM with other activations) writes its :meth:`~rnnkit.cells.CellMath.formulation` into its
+``state_dict`` as ``_extra_state`` (a ``uint8`` tensor of the UTF-8 text, so safetensors keeps it):
+``torch.nn.GRU`` then refuses it under ``strict=True`` as an unexpected key, and an rnnkit module of
+the other formulation refuses it naming both. Standard configurations write nothing extra, so their
+``state_dict`` is exactly torch's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..cells.base import CellMath, WeightKind
+from ..initializers import Initializer, get_initializer
+from ..regularizers import Regularizer, get_regularizer
+
+__all__ = ["EXTRA_STATE", "TaggedFormulation", "WeightOptions", "register_weights"]
+
+EXTRA_STATE = "_extra_state"  # torch's own key for a module's extra state
+
+InitSpec = str | Initializer | None
+RegSpec = str | Regularizer | None
+
+
+@dataclass
+class WeightOptions:
+    """How weights start and what they cost, by kind, as the user named them (resolved on use).
+
+    ``peephole`` weights follow ``kernel``'s initialiser and regulariser.
+    """
+
+    kernel_initializer: InitSpec = None
+    recurrent_initializer: InitSpec = None
+    bias_initializer: InitSpec = None
+    kernel_regularizer: RegSpec = None
+    recurrent_regularizer: RegSpec = None
+    bias_regularizer: RegSpec = None
+    activity_regularizer: RegSpec = None
+
+    def __post_init__(self) -> None:
+        for kind in ("kernel", "recurrent", "bias"):  # fail at construction on a bad name
+            self.initializer(kind)
+            self.regularizer(kind)
+        self.activity()
+
+    def initializer(self, kind: WeightKind) -> Initializer:
+        kind = "kernel" if kind == "peephole" else kind
+        arg = f"{kind}_initializer"
+        return get_initializer(getattr(self, arg), arg)
+
+    def regularizer(self, kind: WeightKind) -> Regularizer | None:
+        kind = "kernel" if kind == "peephole" else kind
+        arg = f"{kind}_regularizer"
+        return get_regularizer(getattr(self, arg), arg)
+
+    def activity(self) -> Regularizer | None:
+        return get_regularizer(self.activity_regularizer, "activity_regularizer")
+
+
+def register_weights(
+    module: nn.Module, cell: CellMath, bias: bool, suffix: str = "", **factory: Any
+) -> list[tuple[str, str, WeightKind]]:
+    """Register ``cell``'s weights on ``module`` as ``name + suffix``, uninitialised, in torch's
+    order; returns ``(name in the cell, parameter name, kind)`` for each."""
+    names = []
+    for base, spec in cell.weight_specs(bias).items():
+        module.register_parameter(base + suffix, nn.Parameter(torch.empty(spec.shape, **factory)))
+        names.append((base, base + suffix, spec.kind))
+    return names
+
+
+class TaggedFormulation(nn.Module):
+    """Writes the formulation into ``state_dict`` and refuses a ``state_dict`` of another one.
+
+    Mixed into the layers and cell modules; :meth:`_formulation_cell` says which math to tag.
+    """
+
+    def _formulation_cell(self) -> CellMath:
+        raise NotImplementedError
+
+    def _save_to_state_dict(self, destination: Any, prefix: str, keep_vars: bool) -> None:
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        text = self._formulation_cell().formulation()
+        if text is not None:  # bytes as a tensor, so safetensors keeps it
+            destination[prefix + EXTRA_STATE] = torch.tensor(list(text.encode()), dtype=torch.uint8)
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: Any,
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        """As torch's, plus: a ``state_dict`` saved from another formulation is an error naming
+        both. One without the tag (torch's, or saved before rnnkit wrote tags) is taken as is."""
+        saved = state_dict.get(prefix + EXTRA_STATE)
+        if saved is not None:
+            theirs = bytes(saved.tolist()).decode() if isinstance(saved, Tensor) else str(saved)
+            ours = self._formulation_cell().formulation()
+            if theirs != ours:
+                error_msgs.append(
+                    f"{type(self).__name__}: the state_dict is for {theirs}, but this module is "
+                    f"{ours or 'the standard (torch.nn) formulation'}"
+                )
+        rest = {k: v for k, v in state_dict.items() if k != prefix + EXTRA_STATE}
+        super()._load_from_state_dict(
+            rest, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
