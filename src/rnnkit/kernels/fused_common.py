@@ -7,9 +7,11 @@ Every fused kernel has the signature of :func:`rnnkit.kernels.reference.run_refe
 2. per step, one GEMM ``h_{t-1} @ W_hh^T`` added in place into that step's slice of the projection,
    then the gate math — in compiled C++ (:mod:`rnnkit.kernels.fused_c`) where it builds, else as
    in-place PyTorch ops on preallocated buffers (the two loops write the same buffers);
-3. backward through time by hand: per step only the pointwise gate derivatives and
-   ``dh_{t-1} = dG_t @ W_hh``; the weight, bias and input gradients are single GEMMs (or sums) over
-   all steps after the loop (``dW_hh = dG^T @ H_prev``, ``dW_ih = dG^T @ X``, ``dx = dG @ W_ih``).
+3. backward through time by hand: per step only the pointwise gate derivatives ``dA_t`` (the
+   gradient of the pre-activations ``A_t``) and ``dh_{t-1} = dA_t @ W_hh``; the weight, bias and
+   input gradients are single GEMMs (or sums) over all steps after the loop, here:
+   :func:`input_grads` (``dX = dA W_ih``, ``dW_ih = dA^T X``, ``db = Σ dA``) and
+   :func:`weight_grad` (``dW_hh = dA^T (ρ ⊙ H_prev)`` with :func:`prev_steps`).
 
 Shapes: ``T`` steps, ``B`` batch, ``I`` input, ``H`` hidden, ``R`` recurrent state size (``H`` or
 the LSTM projection ``P``), ``G`` gates.
@@ -43,9 +45,11 @@ __all__ = [
     "drop_mask",
     "empty_result",
     "float_mask",
+    "input_grads",
     "no_autocast",
     "prev_steps",
     "unfusable_activation",
+    "weight_grad",
 ]
 
 # In-place forms of the activations whose function we recognise by identity (not by name, so a
@@ -98,14 +102,58 @@ def float_mask(mask: Tensor | None, like: Tensor) -> Tensor | None:
     return None if mask is None else mask.to(like.dtype)
 
 
-def drop_mask(drop: Sequence[Tensor | None] | None, k: int) -> Tensor | None:
-    """The recurrent-dropout mask for state entry ``k``, or ``None``."""
-    return None if drop is None else drop[k]
+def drop_mask(
+    drop: Sequence[Tensor | None] | None, k: int, dtype: torch.dtype | None = None
+) -> Tensor | None:
+    """The recurrent-dropout mask ``ρ`` for state entry ``k`` (cast to ``dtype`` when given, and
+    contiguous for the C loops), or ``None``."""
+    rho = None if drop is None else drop[k]
+    if rho is None:
+        return None
+    return (rho if dtype is None else rho.to(dtype)).contiguous()
 
 
-def prev_steps(first: Tensor, steps: Tensor) -> Tensor:
-    """``(T, B, n)``: the state entering each step, ``[first, steps[0], ..., steps[T-2]]``."""
-    return torch.cat([first.unsqueeze(0), steps[:-1]])
+def prev_steps(first: Tensor, steps: Tensor, rho: Tensor | None = None) -> Tensor:
+    """``(T, B, n)``: the state entering each step, ``[first, steps[0], ..., steps[T-2]]``, as the
+    recurrent GEMM saw it (times the dropout mask ``rho`` when there is one)."""
+    prev = torch.cat([first.unsqueeze(0), steps[:-1]])
+    return prev if rho is None else prev * rho
+
+
+def weight_grad(dA: Tensor, inp: Tensor) -> Tensor:
+    """``dW = dA^T inp`` over all steps at once, for a weight used as ``inp_t W^T`` at every step.
+
+    ``dA (T, B, n)`` the gradient of its output, ``inp (T, B, k)`` its input -> ``(n, k)``.
+    """
+    n, k = dA.shape[-1], inp.shape[-1]
+    return (inp.reshape(-1, k).t() @ dA.reshape(-1, n)).t()
+
+
+def input_grads(
+    dA: Tensor, x: Tensor, W_ih: Tensor | None, need: Sequence[bool]
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """The backward of the input projection ``A = X W_ih^T + b`` over all steps at once.
+
+    Args:
+        dA: ``(T, B, n)`` the gradient of ``A``.
+        x: ``(T, B, I)`` the input ``X``.
+        W_ih: ``(n, I)``; read only for ``dX``.
+        need: which of ``dX, dW_ih, db`` to compute (from ``ctx.needs_input_grad``).
+
+    Returns:
+        ``dX = dA W_ih (T, B, I)``, ``dW_ih = dA^T X (n, I)`` and ``db = Σ dA (n,)``, each ``None``
+        where not needed.
+    """
+    T, B, n = dA.shape
+    dX = dW_ih = db = None
+    if need[0]:
+        assert W_ih is not None
+        dX = (dA.reshape(T * B, n) @ W_ih).view(T, B, -1)
+    if need[1]:
+        dW_ih = weight_grad(dA, x)
+    if need[2]:
+        db = dA.reshape(T * B, n).sum(0)
+    return dX, dW_ih, db
 
 
 def empty_result(cell: CellMath, x: Tensor, state: State, keep_steps: bool) -> SequenceResult:

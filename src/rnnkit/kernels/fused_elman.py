@@ -3,14 +3,17 @@ derivative) with a hand-written backward through time.
 
 ``ρ`` the recurrent-dropout mask; ``X W_ih^T + b_ih + b_hh`` for all steps before the loop::
 
-    h_t = act(X_t W_ih^T + b + (ρ ⊙ h_{t-1}) W_hh^T)
+    A_t = X_t W_ih^T + b + (ρ ⊙ h_{t-1}) W_hh^T              the pre-activations (B, H)
+    h_t = act(A_t)
 
     dA_t     = (dout_t + dh_t) ⊙ act'(h_t)
     dh_{t-1} = ρ ⊙ (dA_t W_hh)
-    after the loop: dW_ih = dA^T X, dW_hh = dA^T (ρ ⊙ H_prev), db_ih = db_hh = Σ dA, dX = dA W_ih
+    after the loop (fused_common.input_grads, weight_grad):
+    dW_ih = dA^T X, dW_hh = dA^T (ρ ⊙ H_prev), db_ih = db_hh = Σ dA, dX = dA W_ih
 
-The pre-activation buffer becomes the state buffer in place, so forward keeps one ``(T, B, H)``
-tensor, which is also the output (and, with lengths, the output times the mask).
+The pre-activation buffer becomes the state buffer ``S`` in place (``A_t`` in, ``h_t`` out), so
+forward keeps one ``(T, B, H)`` tensor, which is also the output (and, with lengths, the output
+times the mask). The C++ loops (``csrc/elman.cpp``) use the same names.
 
 >>> import torch
 >>> from rnnkit.activations import get_activation
@@ -44,9 +47,11 @@ from .fused_common import (
     drop_mask,
     empty_result,
     float_mask,
+    input_grads,
     no_autocast,
     prev_steps,
     unfusable_activation,
+    weight_grad,
 )
 from .reference import SequenceResult
 
@@ -61,16 +66,15 @@ def elman_unfusable(cell: ElmanMath) -> str | None:
 def _forward_loop(
     cell: ElmanMath, A: Tensor, W_hh: Tensor, h0: Tensor, mask: Tensor | None, rho: Tensor | None
 ) -> None:
-    """The recurrence in PyTorch ops: ``A`` (input projections) becomes the states ``h_t`` in place."""
-    W_t = W_hh.t()
-    As = A.unbind(0)
+    """The recurrence in PyTorch ops: ``A`` (pre-activations) becomes the states ``h_t`` in place."""
+    W_hh_t = W_hh.t()
     ms = mask.unbind(0) if mask is not None else None
     h = h0
-    for t, a in enumerate(As):
-        act_(cell.activation, a.addmm_(h if rho is None else h * rho, W_t))
+    for t, A_t in enumerate(A.unbind(0)):
+        h_t = act_(cell.activation, A_t.addmm_(h if rho is None else h * rho, W_hh_t))
         if ms is not None:  # rows past their length keep their state
-            torch.where(ms[t], a, h, out=a)
-        h = a
+            torch.where(ms[t], h_t, h, out=h_t)
+        h = h_t
 
 
 def _backward_loop(
@@ -96,11 +100,11 @@ def _backward_loop(
         if maskf is not None:  # the new state gets m (dout + dh), the kept one (1 - m) dh
             dh_m = dh * maskf[t]
             dh_keep, dh = dh - dh_m, dh_m.add_(d_out[t])
-        torch.mul(dh, dact(cell.activation, Ss[t]), out=dAs[t])
+        dA_t = torch.mul(dh, dact(cell.activation, Ss[t]), out=dAs[t])
         if rho is None and maskf is None and t > 0:
-            dh = torch.addmm(d_out[t - 1], dAs[t], W_hh)
+            dh = torch.addmm(d_out[t - 1], dA_t, W_hh)  # dh_{t-1}, with its output's gradient
             continue
-        dh = dAs[t] @ W_hh
+        dh = dA_t @ W_hh
         if rho is not None:
             dh.mul_(rho)
         if maskf is not None:
@@ -128,7 +132,7 @@ class _FusedElman(torch.autograd.Function):
         H = cell.hidden_size
         x2 = x.reshape(T * B, I)
         S = torch.mm(x2, W_ih.t()) if b is None else torch.addmm(b, x2, W_ih.t())
-        S = S.view(T, B, H)  # input projections, then (in place) the states h_t
+        S = S.view(T, B, H)  # X W_ih^T + b, then (in place) A_t, then the states h_t
         h0, W_hh = h0.contiguous(), W_hh.contiguous()  # the C loops read raw memory
         lib = clib(x, acts=(cell.activation,))
         if lib is None:
@@ -146,7 +150,7 @@ class _FusedElman(torch.autograd.Function):
     def backward(ctx: Any, d_out: Tensor | None, d_hT: Tensor | None) -> tuple[Tensor | None, ...]:
         x, h0, W_ih, W_hh, mask, rho, S = ctx.saved_tensors
         cell: ElmanMath = ctx.cell
-        T, B, I = x.shape
+        T, B, _ = x.shape
         H = cell.hidden_size
         dh = x.new_zeros(B, H)  # carried gradient, updated in place
         if d_hT is not None:
@@ -162,16 +166,8 @@ class _FusedElman(torch.autograd.Function):
                 None if d_out is None else d_out.contiguous(), dh, dA, x.new_empty(2 * B * H),
             )  # fmt: skip
         need = ctx.needs_input_grad
-        dA2 = dA.view(T * B, H)
-        dx = (dA2 @ W_ih).view(T, B, I) if need[1] else None
-        dW_ih = (x.reshape(T * B, I).t() @ dA2).t() if need[3] else None
-        dW_hh = None
-        if need[4]:
-            H_prev = prev_steps(h0, S)
-            if rho is not None:
-                H_prev = H_prev * rho
-            dW_hh = (H_prev.view(T * B, H).t() @ dA2).t()
-        db = dA2.sum(0) if need[5] else None
+        dx, dW_ih, db = input_grads(dA, x, W_ih, (need[1], need[3], need[5]))
+        dW_hh = weight_grad(dA, prev_steps(h0, S, rho)) if need[4] else None
         return (None, dx, dh, dW_ih, dW_hh, db, None, None)
 
 
@@ -190,8 +186,7 @@ def run_fused_elman(
     b = w["bias_ih"] + w["bias_hh"] if "bias_ih" in w else None
     dtype = autocast_dtype(x)
     args = cast_all(dtype, x, state[0], w["weight_ih"], w["weight_hh"], b)
-    rho = cast_all(dtype, drop_mask(drop, 0))[0]
-    rho = None if rho is None else rho.contiguous()
+    rho = drop_mask(drop, 0, dtype)
     with no_autocast(x):
         out, hT = _FusedElman.apply(cell, *args, mask, rho)
     return SequenceResult(out, (hT,), (out,) if keep_steps else None)

@@ -1,7 +1,10 @@
 """The fused GRU kernel, both formulations of :mod:`rnnkit.cells.gru`, with a hand-written backward.
 
 Gate order ``r, z, n`` as PyTorch's. ``σ`` the recurrent activation, ``act`` the activation, ``ρ``
-the recurrent-dropout mask, ``h̃ = ρ ⊙ h_{t-1}``; ``X W_ih^T + b_ih`` for all steps before the loop.
+the recurrent-dropout mask, ``h̃ = ρ ⊙ h_{t-1}``; ``X W_ih^T + b_ih`` for all steps before the loop,
+into the buffer ``A (T, B, 3H)``, which the loop turns into the gate values ``r, z, n`` in place.
+``dG`` is the gradient the recurrent GEMM sees: ``dU`` with reset-after, ``dA = (dr, dz, dn)`` with
+reset-before. The C++ loops (``csrc/gru.cpp``) use the same names.
 
 ``reset_after=True`` — one GEMM per step in each direction::
 
@@ -14,6 +17,7 @@ the recurrent-dropout mask, ``h̃ = ρ ⊙ h_{t-1}``; ``X W_ih^T + b_ih`` for al
     dr  = dn ⊙ U_n ⊙ σ'(r)              dU = (dr, dz, dn ⊙ r)
     dh_{t-1} = dh ⊙ z + ρ ⊙ (dU W_hh)
     after the loop: dW_ih = (dr, dz, dn)^T X, dW_hh = dU^T H̃_prev, db_ih = Σ (dr, dz, dn), db_hh = Σ dU
+                    (fused_common.input_grads per block, weight_grad)
 
 ``reset_after=False`` (Cho et al. 2014) — the candidate's GEMM waits for the reset gate::
 
@@ -59,9 +63,11 @@ from .fused_common import (
     drop_mask,
     empty_result,
     float_mask,
+    input_grads,
     no_autocast,
     prev_steps,
     unfusable_activation,
+    weight_grad,
 )
 from .reference import SequenceResult
 
@@ -98,25 +104,25 @@ def _forward_loop(
     ms = mask.unbind(0) if mask is not None else None
     h = h0
     for t in range(T):
-        a, u, s = As[t], Us[t], Ss[t]
-        hd = h if rho is None else h * rho
-        rz = a[:, : 2 * H]
+        A_t, u, h_t = As[t], Us[t], Ss[t]
+        h_drop = h if rho is None else h * rho  # h̃
+        rz, r, z, n = A_t[:, : 2 * H], A_t[:, :H], A_t[:, H : 2 * H], A_t[:, 2 * H :]
         if cell.reset_after:
-            torch.mm(hd, W_t, out=uh)
+            torch.mm(h_drop, W_t, out=uh)
             act_(sigma, rz.add_(uh[:, : 2 * H]))  # r, z
             if b_hn is None:
                 u.copy_(uh[:, 2 * H :])
             else:
                 torch.add(uh[:, 2 * H :], b_hn, out=u)  # U_n
-            n = act_(act, a[:, 2 * H :].addcmul_(a[:, :H], u))
+            act_(act, n.addcmul_(r, u))  # n = act(X_n + r ⊙ U_n)
         else:
-            act_(sigma, rz.addmm_(hd, W_rz_t))  # r, z
-            torch.mul(a[:, :H], hd, out=u)  # q = r ⊙ h̃
-            n = act_(act, a[:, 2 * H :].addmm_(u, W_n_t))
-        torch.sub(h, n, out=s).mul_(a[:, H : 2 * H]).add_(n)  # h = n + z (h - n)
+            act_(sigma, rz.addmm_(h_drop, W_rz_t))  # r, z
+            torch.mul(r, h_drop, out=u)  # q = r ⊙ h̃
+            act_(act, n.addmm_(u, W_n_t))  # n = act(X_n + q W_hn^T)
+        torch.sub(h, n, out=h_t).mul_(z).add_(n)  # h_t = n + z (h_{t-1} - n)
         if ms is not None:  # rows past their length keep their state
-            torch.where(ms[t], s, h, out=s)
-        h = s
+            torch.where(ms[t], h_t, h, out=h_t)
+        h = h_t
     return U, S
 
 
@@ -150,26 +156,27 @@ def _backward_loop(
     if maskf is None:
         dh = dh + d_out[T - 1]
     for t in range(T - 1, -1, -1):
-        a, dg, dn = As[t], dGs[t], dNs[t]
+        A_t, dG_t, dn = As[t], dGs[t], dNs[t]
         h_prev = Ss[t - 1] if t > 0 else h0
         if maskf is not None:  # the new state gets m (dout + dh), the kept one (1 - m) dh
             dh_m = dh * maskf[t]
             dh_keep, dh = dh - dh_m, dh_m.add_(d_out[t])
-        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
-        D = dact(sigma, a[:, : 2 * H])  # σ'(r), σ'(z)
+        r, z, n = A_t[:, :H], A_t[:, H : 2 * H], A_t[:, 2 * H :]
+        dr, dz = dG_t[:, :H], dG_t[:, H : 2 * H]
+        D = dact(sigma, A_t[:, : 2 * H])  # σ'(r), σ'(z)
         torch.mul(dh, dact(act, n), out=dn).addcmul_(dn, z, value=-1)  # dn = dh (1 - z) act'(n)
-        torch.sub(h_prev, n, out=dg[:, H : 2 * H]).mul_(dh).mul_(D[:, H:])  # dz
+        torch.sub(h_prev, n, out=dz).mul_(dh).mul_(D[:, H:])
         zdh = torch.mul(dh, z) if maskf is None else torch.addcmul(dh_keep, dh, z)
         if cell.reset_after:
-            torch.mul(dn, Us[t], out=dg[:, :H]).mul_(D[:, :H])  # dr
-            torch.mul(dn, r, out=dg[:, 2 * H :])  # dU_n = dn ⊙ r
-            rec = dg @ W_hh
+            torch.mul(dn, Us[t], out=dr).mul_(D[:, :H])
+            torch.mul(dn, r, out=dG_t[:, 2 * H :])  # dU_n = dn ⊙ r
+            rec = dG_t @ W_hh
         else:
-            dg[:, 2 * H :] = dn
+            dG_t[:, 2 * H :] = dn
             dq = dn @ W_n
-            hd = h_prev if rho is None else h_prev * rho
-            torch.mul(dq, hd, out=dg[:, :H]).mul_(D[:, :H])  # dr
-            rec = torch.addmm(dq.mul_(r), dg[:, : 2 * H], W_rz)  # dh̃
+            h_drop = h_prev if rho is None else h_prev * rho  # h̃
+            torch.mul(dq, h_drop, out=dr).mul_(D[:, :H])
+            rec = torch.addmm(dq.mul_(r), dG_t[:, : 2 * H], W_rz)  # dh̃
         dh = zdh.addcmul_(rec, rho) if rho is not None else zdh.add_(rec)
         if maskf is None and t > 0:
             dh.add_(d_out[t - 1])
@@ -225,7 +232,7 @@ class _FusedGRU(torch.autograd.Function):
     def backward(ctx: Any, d_out: Tensor | None, d_hT: Tensor | None) -> tuple[Tensor | None, ...]:
         x, h0, W_ih, W_hh, mask, rho, A, U, S = ctx.saved_tensors
         cell: GRUMath = ctx.cell
-        T, B, I = x.shape
+        T, B, _ = x.shape
         H = cell.hidden_size
         dh = x.new_zeros(B, H)  # carried gradient, updated in place
         if d_hT is not None:
@@ -243,32 +250,31 @@ class _FusedGRU(torch.autograd.Function):
             )  # fmt: skip
 
         need = ctx.needs_input_grad
-        TB = T * B
-        dG2, dN2, X = dG.view(TB, 3 * H), dN.view(TB, H), x.reshape(TB, I)
-        dA_rz = dG2[:, : 2 * H]  # dr, dz: the same on the input and the recurrent side
-        H_prev = prev_steps(h0, S)
-        if rho is not None:
-            H_prev = H_prev * rho
-        H_prev = H_prev.view(TB, H)
-        dx = dW_ih = db_ih = dW_hh = db_hh = None
-        if need[1]:
-            dx = torch.addmm(dN2 @ W_ih[2 * H :], dA_rz, W_ih[: 2 * H]).view(T, B, I)
-        if need[3]:
-            dW_ih = torch.cat([(X.t() @ dA_rz).t(), (X.t() @ dN2).t()])
-        if need[5]:
-            db_ih = torch.cat([dA_rz.sum(0), dN2.sum(0)])
-        if cell.reset_after:
+        need_in = (need[1], need[3], need[5])  # dX, dW_ih, db_ih
+        dA_rz = dG[..., : 2 * H]  # dr, dz: the same on the input and the recurrent side
+        dW_hh = db_hh = None
+        if cell.reset_after:  # the input side sees (dr, dz, dn), the recurrent side dU
+            W_ih_rz, W_ih_n = (None, None) if W_ih is None else (W_ih[: 2 * H], W_ih[2 * H :])
+            dx_rz, dW_ih_rz, db_ih_rz = input_grads(dA_rz, x, W_ih_rz, need_in)
+            dx_n, dW_ih_n, db_ih_n = input_grads(dN, x, W_ih_n, need_in)
+            dx = None if dx_rz is None or dx_n is None else dx_rz.add_(dx_n)
+            dW_ih, db_ih = _cat(dW_ih_rz, dW_ih_n), _cat(db_ih_rz, db_ih_n)
             if need[4]:
-                dW_hh = (H_prev.t() @ dG2).t()
+                dW_hh = weight_grad(dG, prev_steps(h0, S, rho))  # dU^T H̃_prev
             if need[6]:
-                db_hh = dG2.sum(0)
-        else:
+                db_hh = dG.sum((0, 1))
+        else:  # dG = dA = (dr, dz, dn) on both sides; W_hn multiplies q = r ⊙ h̃
+            dx, dW_ih, db_ih = input_grads(dG, x, W_ih, need_in)
             if need[4]:
-                Q = U.view(TB, H)
-                dW_hh = torch.cat([(H_prev.t() @ dA_rz).t(), (Q.t() @ dN2).t()])
+                H_prev = prev_steps(h0, S, rho)  # h̃ entering each step
+                dW_hh = torch.cat([weight_grad(dA_rz, H_prev), weight_grad(dN, U)])
             if need[6]:
-                db_hh = db_ih if db_ih is not None else dG2.sum(0)
+                db_hh = db_ih if db_ih is not None else dG.sum((0, 1))
         return (None, dx, dh, dW_ih, dW_hh, db_ih, db_hh, None, None)
+
+
+def _cat(a: Tensor | None, b: Tensor | None) -> Tensor | None:
+    return None if a is None or b is None else torch.cat([a, b])
 
 
 def run_fused_gru(
@@ -287,8 +293,7 @@ def run_fused_gru(
     args = cast_all(
         dtype, x, state[0], w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")
     )
-    rho = cast_all(dtype, drop_mask(drop, 0))[0]
-    rho = None if rho is None else rho.contiguous()
+    rho = drop_mask(drop, 0, dtype)
     with no_autocast(x):
         out, hT = _FusedGRU.apply(cell, *args, mask, rho)
     return SequenceResult(out, (hT,), (out,) if keep_steps else None)

@@ -10,10 +10,13 @@
     dA_t = (dh_t + dB_t W_hy) ⊙ act'(h_t)                        hidden pre-activation
     dy_{t-1} = ρ_y ⊙ ([dA_t W_yh] + [dB_t W_yy])
     dh_{t-1} = ρ_h ⊙ [dA_t W_hh]
-    after the loop: dW_ih = dA^T X, dW_hh = dA^T H̃_prev, dW_yh = dA^T Ỹ_prev, dW_hy = dB^T H,
-                    dW_yy = dB^T Ỹ_prev, db_ih = db_hh = Σ dA, db_y = Σ dB, dX = dA W_ih
+    after the loop (fused_common.input_grads, weight_grad):
+        dW_ih = dA^T X, dW_hh = dA^T H̃_prev, dW_yh = dA^T Ỹ_prev, dW_hy = dB^T H,
+        dW_yy = dB^T Ỹ_prev, db_ih = db_hh = Σ dA, db_y = Σ dB, dX = dA W_ih
 
-The pre-activation buffers become the state buffers in place (``h_t`` and ``y_t``).
+``A_t``, ``B_t`` are the hidden and output pre-activations; their buffers ``AH``, ``AY`` become the
+state buffers in place (``h_t`` and ``y_t``). The C++ loops (``csrc/jordan.cpp``) use the same
+names.
 
 >>> import torch
 >>> from rnnkit.activations import get_activation
@@ -48,9 +51,11 @@ from .fused_common import (
     drop_mask,
     empty_result,
     float_mask,
+    input_grads,
     no_autocast,
     prev_steps,
     unfusable_activation,
+    weight_grad,
 )
 from .reference import SequenceResult
 
@@ -81,25 +86,25 @@ def _forward_loop(
     W_hh, W_yh, W_hy, b_y, W_yy = W
     ms = mask.unbind(0) if mask is not None else None
     y, h = y0, h0
-    for t, (a, o) in enumerate(zip(AH.unbind(0), AY.unbind(0), strict=True)):
+    for t, (h_t, y_t) in enumerate(zip(AH.unbind(0), AY.unbind(0), strict=True)):
         yd = y if rho_y is None else y * rho_y
         if W_hh is not None:
-            a.addmm_(h if rho_h is None else h * rho_h, W_hh.t())  # Elman recurrence
+            h_t.addmm_(h if rho_h is None else h * rho_h, W_hh.t())  # Elman recurrence
         if W_yh is not None:
-            a.addmm_(yd, W_yh.t())  # Jordan recurrence
-        act_(cell.activation, a)
+            h_t.addmm_(yd, W_yh.t())  # Jordan recurrence
+        act_(cell.activation, h_t)  # h_t = act(A_t)
         if ms is not None:  # rows past their length keep their state
-            torch.where(ms[t], a, h, out=a)
+            torch.where(ms[t], h_t, h, out=h_t)
         if b_y is None:
-            torch.mm(a, W_hy.t(), out=o)
+            torch.mm(h_t, W_hy.t(), out=y_t)
         else:
-            torch.addmm(b_y, a, W_hy.t(), out=o)
+            torch.addmm(b_y, h_t, W_hy.t(), out=y_t)
         if W_yy is not None:
-            o.addmm_(yd, W_yy.t())  # output-to-output recurrence
-        act_(cell.output_activation, o)
+            y_t.addmm_(yd, W_yy.t())  # output-to-output recurrence
+        act_(cell.output_activation, y_t)  # y_t = act_o(B_t)
         if ms is not None:
-            torch.where(ms[t], o, y, out=o)
-        y, h = o, a
+            torch.where(ms[t], y_t, y, out=y_t)
+        y, h = y_t, h_t
 
 
 def _backward_loop(
@@ -137,15 +142,15 @@ def _backward_loop(
             dy, dh = dy_m.add_(d_out[t]), dh_m
         if d_hs is not None:
             dh = dh + d_hs[t]
-        db = torch.mul(dy, dact(cell.output_activation, AY[t]), out=dB[t])
-        da = torch.mul(torch.addmm(dh, db, W_hy), dact(cell.activation, AH[t]), out=dA[t])
+        dB_t = torch.mul(dy, dact(cell.output_activation, AY[t]), out=dB[t])
+        dA_t = torch.mul(torch.addmm(dh, dB_t, W_hy), dact(cell.activation, AH[t]), out=dA[t])
         rec_y = rec_h = None
         if W_yh is not None:
-            rec_y = da @ W_yh
+            rec_y = dA_t @ W_yh
         if W_yy is not None:
-            rec_y = db @ W_yy if rec_y is None else rec_y.addmm_(db, W_yy)
+            rec_y = dB_t @ W_yy if rec_y is None else rec_y.addmm_(dB_t, W_yy)
         if W_hh is not None:
-            rec_h = da @ W_hh
+            rec_h = dA_t @ W_hh
         dy = _carry(rec_y, rho_y, dy_keep, dy)
         dh = _carry(rec_h, rho_h, dh_keep, dh)
         if maskf is None and t > 0:
@@ -231,7 +236,7 @@ class _FusedJordan(torch.autograd.Function):
         x, y0, h0, W_ih, W_hh, W_yh, W_hy, b_y, W_yy, mask, rho_y, rho_h, AH, AY = ctx.saved_tensors
         W = (W_hh, W_yh, W_hy, b_y, W_yy)
         cell: JordanMath = ctx.cell
-        T, B, I = x.shape
+        T, B, _ = x.shape
         H, O = cell.hidden_size, cell.output_size_
         dy, dh = x.new_zeros(B, O), x.new_zeros(B, H)  # carried gradients, updated in place
         if d_yT is not None:
@@ -253,22 +258,20 @@ class _FusedJordan(torch.autograd.Function):
                 x.new_empty(2 * B * (H + O)),
             )  # fmt: skip
         need = ctx.needs_input_grad
-        TB = T * B
-        dA2, dB2 = dA.view(TB, H), dB.view(TB, O)
-
-        def grad(i: int, dG: Tensor, inp: Tensor | None) -> Tensor | None:  # dW = dG^T inp
-            return None if inp is None or not need[i] else (inp.reshape(TB, -1).t() @ dG).t()
-
-        Y_prev = H_prev = None  # the dropped states entering each step, when a weight needs them
-        if need[8] or need[11]:
-            Y_prev = prev_steps(y0, AY) if rho_y is None else prev_steps(y0, AY) * rho_y
-        if need[7]:
-            H_prev = prev_steps(h0, AH) if rho_h is None else prev_steps(h0, AH) * rho_h
-        dx = (dA2 @ W_ih).view(T, B, I) if need[2] else None
+        dx, dW_ih, db = input_grads(dA, x, W_ih, (need[2], need[5], need[6]))
+        dW_hh = dW_yh = dW_hy = db_y = dW_yy = None
+        if need[8] or need[11]:  # ỹ entering each step
+            Y_prev = prev_steps(y0, AY, rho_y)
+            dW_yh = weight_grad(dA, Y_prev) if need[8] and W_yh is not None else None
+            dW_yy = weight_grad(dB, Y_prev) if need[11] and W_yy is not None else None
+        if need[7] and W_hh is not None:
+            dW_hh = weight_grad(dA, prev_steps(h0, AH, rho_h))  # dA^T H̃_prev
+        if need[9]:
+            dW_hy = weight_grad(dB, AH)  # dB^T H
+        if need[10]:
+            db_y = dB.sum((0, 1))
         return (
-            None, None, dx, dy, dh, grad(5, dA2, x), dA2.sum(0) if need[6] else None,
-            grad(7, dA2, H_prev), grad(8, dA2, Y_prev), grad(9, dB2, AH),
-            dB2.sum(0) if need[10] else None, grad(11, dB2, Y_prev), None, None, None,
+            None, None, dx, dy, dh, dW_ih, db, dW_hh, dW_yh, dW_hy, db_y, dW_yy, None, None, None,
         )  # fmt: skip
 
 
@@ -292,10 +295,7 @@ def run_fused_jordan(
         dtype, x, state[0], state[1], w["weight_ih"], b, w.get("weight_hh"), w.get("weight_yh"),
         w["weight_hy"], w.get("bias_y"), w.get("weight_yy"),
     )  # fmt: skip
-    rhos = [
-        None if r is None else r.contiguous()
-        for r in cast_all(dtype, drop_mask(drop, 0), drop_mask(drop, 1))
-    ]
+    rhos = drop_mask(drop, 0, dtype), drop_mask(drop, 1, dtype)
     with no_autocast(x):
         out, yT, hT, h_steps = _FusedJordan.apply(cell, keep_steps, *args, mask, *rhos)
     return SequenceResult(out, (yT, hT), (out, h_steps) if keep_steps else None)
