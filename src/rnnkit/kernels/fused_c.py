@@ -155,8 +155,9 @@ def clib(*tensors: Tensor, acts: Sequence[Activation] = ()) -> ctypes.CDLL | Non
 
 
 def build_info() -> dict[str, object]:
-    """What the compiled loops are on this machine: ``enabled`` (not switched off),
-    ``loaded``, ``library`` (path), ``compiler``, ``flags``, ``reason`` (why not loaded).
+    """What the compiled loops are on this machine: ``active`` (the fused kernels run them),
+    ``enabled`` (not switched off), ``loaded``, ``library`` (path), ``compiler``, ``flags`` and
+    ``reason`` (why they are not active).
 
     Builds the library first when it may be used and has not been tried yet.
     """
@@ -168,7 +169,8 @@ def build_info() -> dict[str, object]:
     reason = None if loaded else _info.get("reason")
     if not _state["enabled"]:
         reason = "switched off (RNNKIT_NO_CEXT)"
-    return {"enabled": c_enabled(), "loaded": loaded, **_info, "reason": reason}
+    active = loaded and c_enabled()
+    return {"active": active, "enabled": c_enabled(), "loaded": loaded, **_info, "reason": reason}
 
 
 def _flags() -> list[str]:

@@ -1,0 +1,119 @@
+"""``rnnkit doctor``: which paths are active on this machine, and why the others are not.
+
+It reports the compiled time loops of the fused kernels (built? where? if not, the reason), the
+BLAS and oneDNN torch was built with, torch's threads, the devices (CUDA, MPS) and the optional
+packages that switch features on (BLEU, ARIMA baselines, ONNX and Keras interop, property tests).
+Building the compiled loops on first use is part of the check (a few seconds, once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+from importlib import metadata
+from typing import Any
+
+import torch
+
+from ..kernels.fused_c import BLAS_LIBRARY, build_info
+
+# Optional packages: the distribution name, and what rnnkit uses it for.
+EXTRAS = {
+    "sacrebleu": "BLEU for translation",
+    "statsmodels": "ARIMA baselines for forecasting",
+    "onnx": "ONNX export",
+    "onnxruntime": "running exported ONNX models",
+    "keras": "Keras interop",
+    "h5py": "Keras .h5 weights",
+    "hypothesis": "property tests",
+    "scikit-learn": "built-in classification data sets",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "doctor",
+        help="show which paths are active here: compiled loops, BLAS, threads, devices, extras",
+        description="Which fast paths are active on this machine (and why not), the BLAS, "
+        "torch's threads, the devices and the optional packages installed.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def collect() -> dict[str, Any]:
+    """Everything ``rnnkit doctor`` reports, as plain JSON-ready values."""
+    blas = re.findall(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None)
+    return {
+        "versions": {
+            "rnnkit": _version("rnnkit"),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
+        "compiled_loops": build_info(),
+        "blas": {
+            "torch_blas": blas[0] if blas else None,
+            "mkl": torch.backends.mkl.is_available(),
+            "onednn": torch.backends.mkldnn.is_available(),
+            "gemm_library": str(BLAS_LIBRARY),
+        },
+        "threads": {
+            "intra_op": torch.get_num_threads(),
+            "inter_op": torch.get_num_interop_threads(),
+            "cpus": os.cpu_count(),
+        },
+        "devices": {
+            "cuda": cuda,
+            "cuda_devices": [
+                torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
+            ]
+            if cuda
+            else [],
+            "mps": bool(mps is not None and mps.is_available()),
+        },
+        "extras": {name: _version(name) for name in EXTRAS},
+    }
+
+
+def _loops_line(loops: dict[str, Any]) -> str:
+    if loops.get("active"):
+        return f"built: {loops.get('library')}\n    ({loops.get('compiler')} {loops.get('flags')})"
+    return f"off: {loops.get('reason')}\n    (the fused kernels run their PyTorch loops, slower)"
+
+
+def render(info: dict[str, Any]) -> str:
+    """The report as lines of text."""
+    v, b, t, d = info["versions"], info["blas"], info["threads"], info["devices"]
+    yes = {True: "yes", False: "no"}
+    cuda = ", ".join(d["cuda_devices"]) if d["cuda"] else "no"
+    lines = [
+        f"rnnkit {v['rnnkit']}  (python {v['python']}, torch {v['torch']})",
+        f"compiled loops: {_loops_line(info['compiled_loops'])}",
+        f"BLAS: {b['torch_blas']} (MKL {yes[b['mkl']]}, oneDNN {yes[b['onednn']]}); "
+        f"GEMM from {os.path.basename(b['gemm_library'])}",
+        f"threads: {t['intra_op']} intra-op, {t['inter_op']} inter-op, {t['cpus']} CPUs",
+        f"devices: cpu; cuda: {cuda}; mps: {yes[d['mps']]}",
+        "extras:",
+    ]
+    for name, use in EXTRAS.items():
+        version = info["extras"][name]
+        lines.append(f"    {name:<13} {version or 'not installed':<14} {use}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    info = collect()
+    print(json.dumps(info, indent=2) if args.json else render(info))
+    return 0
