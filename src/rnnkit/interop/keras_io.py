@@ -123,12 +123,14 @@ def _build(layer: KerasLayer) -> Any:
             n + suffix: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
             for n, a in w.items()
         }
-    want = module.state_dict().keys()
-    if set(state) != set(want):
+    want = {n for n, _ in module.named_parameters()}
+    if set(state) != want:
         raise UserError(
             f"Keras layer {layer.name!r}: cannot map its weights ({len(state)} arrays) to {cls}"
         )
-    module.load_state_dict(state)
+    with torch.no_grad():
+        for n, p in module.named_parameters():
+            p.copy_(state[n])
     return module
 
 

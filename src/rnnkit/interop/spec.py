@@ -1,6 +1,6 @@
 """What an exporter needs to know about an rnnkit layer, read from its public face.
 
-Options come from the layer's public attributes and its ``state_dict`` (parameter names and shapes),
+Options come from the layer's public attributes and its parameters (names and shapes),
 so the exporters do not depend on how :mod:`rnnkit.layers` is built inside. The one thing neither
 shows is the activation of an LSTM/GRU/Jordan layer; :func:`_activation_name` reads it from the
 attribute of that name when a layer has one, else from the layer's cell math.
@@ -112,7 +112,7 @@ def describe(layer: nn.Module) -> LayerSpec:
     family, is_cell = _family(module)
     names: tuple[str, ...]
     sizes: tuple[int, ...]
-    sd = {k: v.detach().cpu().float().numpy() for k, v in module.state_dict().items()}
+    sd = {k: v.detach().cpu().float().numpy() for k, v in module.named_parameters()}
     L = 1 if is_cell else int(module.num_layers)
     D = 2 if (not is_cell and module.bidirectional) else 1
     weights: list[list[dict[str, np.ndarray]]] = []
