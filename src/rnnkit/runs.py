@@ -120,6 +120,10 @@ def load_json(path: str | Path) -> Any:
         raise UserError(f"{path}: file not found") from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: not valid JSON ({e})") from e
+    except RecursionError as e:
+        raise UserError(f"{path}: not valid JSON (nested too deeply)") from e
+    except OSError as e:
+        raise UserError(f"{path}: cannot read it: {e.strerror or e}") from e
 
 
 def save_tensors(
@@ -151,16 +155,35 @@ def append_jsonl(path: str | Path, record: Mapping[str, Any]) -> None:
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON Lines file, one a line; a missing file has none.
+
+    A line that does not parse ends the reading: a torn last line from a crash keeps what came
+    before it.
+
+    Raises:
+        UserError: the file is not UTF-8 text, or a line holds JSON that is not an object.
+    """
     path = Path(path)
     if not path.exists():
         return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    except OSError as e:
+        raise UserError(f"{path}: cannot read it: {e.strerror or e}") from e
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for k, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
+                row = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
                 break  # a torn last line from a crash: keep what came before
+            if not isinstance(row, dict):
+                raise UserError(
+                    f"{path} line {k}: expected a JSON object, got {type(row).__name__}"
+                )
+            rows.append(row)
     return rows
 
 

@@ -209,6 +209,9 @@ def label_value(value: Any, source: str, where: str) -> float:
     return v
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _feature(value: Any, source: str, where: str, name: str) -> float:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise UserError(f"{source} {where}: feature {name!r} is empty")
@@ -219,6 +222,10 @@ def _feature(value: Any, source: str, where: str, name: str) -> float:
     if not math.isfinite(v):
         raise UserError(
             f"{source} {where}: feature {name!r} is {v} (features must be finite numbers)"
+        )
+    if abs(v) > _FLOAT32_MAX:
+        raise UserError(
+            f"{source} {where}: feature {name!r} is {v:g}, beyond float32's range (±3.4e38)"
         )
     return v
 
@@ -318,7 +325,14 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
                 f"{path}: cannot read without unpickling (object arrays are refused): {e}"
             ) from e
         raise UserError(f"{path}: not a readable .npz file (damaged?): {e}") from e
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as e:
+    except (
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        NotImplementedError,  # a zip compression numpy cannot read
+        RuntimeError,  # an entry flagged as encrypted
+    ) as e:
         raise UserError(f"{path}: not a readable .npz file (truncated or damaged?): {e}") from e
 
 

@@ -362,6 +362,33 @@ class TrainState:
     stop_reason: str = ""
 
 
+_STATE_TYPES: dict[str, tuple[type, ...]] = {
+    "step": (int,),
+    "units": (int,),
+    "elapsed": (int, float),
+    "best_val": (int, float, type(None)),
+    "best_step": (int,),
+    "best_metrics": (dict,),
+    "bad_evals": (int,),
+    "last_eval": (int,),
+    "window_loss": (int, float),
+    "window_units": (int,),
+    "stop_reason": (str,),
+}
+
+
+def _train_state(saved: Any) -> TrainState:
+    """A :class:`TrainState` from ``train_state.json``'s ``"train"``, its fields' types checked."""
+    if not isinstance(saved, dict):
+        raise TypeError(f'"train" holds {type(saved).__name__}, not an object')
+    known = {f.name for f in fields(TrainState)}
+    values = {k: v for k, v in saved.items() if k in known}
+    for name, value in values.items():
+        if not isinstance(value, _STATE_TYPES[name]) or isinstance(value, bool):
+            raise TypeError(f"{name} is {value!r}")
+    return TrainState(**values)
+
+
 @dataclass
 class Checkpoint:
     """What :func:`load_checkpoint` restores besides the model and optimizer."""
@@ -517,7 +544,10 @@ def _pointer(run_dir: Path) -> str | None:
     meta = load_json(run_dir / POINTER)
     if not isinstance(meta, dict) or not isinstance(meta.get("dir"), str):
         raise UserError(f'{run_dir / POINTER}: not a checkpoint pointer (no "dir" field)')
-    return str(meta["dir"])
+    name = str(meta["dir"])
+    if _step_of(name)[0] < 0 or Path(name).name != name:
+        raise UserError(f"{run_dir / POINTER}: {name!r} is not a checkpoint directory's name")
+    return name
 
 
 def load_checkpoint(
@@ -543,14 +573,16 @@ def load_checkpoint(
     best = load_checked(ckpt / "best.safetensors") if (ckpt / "best.safetensors").exists() else None
     load_weights(ckpt / "model.safetensors", model)
     try:
-        known = {f.name for f in fields(TrainState)}
-        state = TrainState(**{k: v for k, v in meta["train"].items() if k in known})
+        for what, value in (("train_state.json", meta), ("optimizer.json", opt_json)):
+            if not isinstance(value, dict):
+                raise TypeError(f"{what} holds {type(value).__name__}, not an object")
+        state = _train_state(meta["train"])
         optimizer.load_state_dict(_unflatten_optimizer(opt_tensors, opt_json))
         _set_rng(tensors, meta["rng"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        task_state: dict[str, Any] = dict(meta.get("task", {}))
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
         raise UserError(
             f"{ckpt}: the checkpoint is incomplete or does not fit this run ({e})"
         ) from e
-    task_state: dict[str, Any] = dict(meta.get("task", {}))
     task_state.update({k[len("task.") :]: v for k, v in tensors.items() if k.startswith("task.")})
     return Checkpoint(state, task_state, best, ckpt)
