@@ -6,7 +6,6 @@ import io
 import math
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,7 @@ from rnnkit.runs import read_jsonl
 from rnnkit.train import Task, TrainConfig, Trainer, learning_rate, seed_everything, start_run
 from rnnkit.train.progress import Progress
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 class Cycle(Task):
