@@ -11,12 +11,20 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..cells.base import State
+from ..cells.base import CellMath, State, Weights
+from .reference import SequenceResult
 
-__all__ = ["NativeMode", "native_cell_step", "run_native", "run_native_packed"]
+__all__ = [
+    "NativeMode",
+    "native_cell_step",
+    "run_native",
+    "run_native_layer",
+    "run_native_packed",
+]
 
 NativeMode = Literal["lstm", "gru", "rnn_tanh", "rnn_relu"]
 _SINGLE_STATE = {
@@ -133,3 +141,51 @@ def native_cell_step(mode: NativeMode, x: Tensor, state: State, w: Mapping[str, 
         h, c = torch.lstm_cell(x, list(state), *args)
         return (h, c)
     return (_CELL_FNS[mode](x, state[0], *args),)
+
+
+def run_native_layer(
+    mode: NativeMode,
+    cell: CellMath,
+    x: Tensor,
+    state: State,
+    w: Weights,
+    mask: Tensor | None = None,
+    drop: Sequence[Tensor | None] | None = None,
+    keep_steps: bool = False,
+) -> SequenceResult:
+    """One layer in one direction through torch's kernel, as a :func:`run_stack` kernel (bind
+    ``mode`` first), for when every step's state is wanted: torch returns ``h_t`` at every step,
+    and an LSTM's ``c_t`` follows from the equations — the gates from ``x_t`` and ``h_{t-1}`` in
+    two GEMMs over all steps, then ``c_t = f ⊙ c_{t-1} + i ⊙ g`` elementwise, step by step.
+
+    Arguments as for :func:`~rnnkit.kernels.reference.run_reference` (no recurrent dropout: torch's
+    kernel has none).
+    """
+    assert drop is None or all(m is None for m in drop)
+    bias = "bias_ih" in w
+    lengths = None if mask is None else mask[:, :, 0].sum(0)  # (B,)
+    flat = [w[name] for name in cell.weight_specs(bias)]  # torch's order
+    hx = tuple(s[None] for s in state)  # (1, B, size)
+    out, final = run_native(mode, x, hx, flat, bias, 1, 0.0, False, False, lengths=lengths)
+    result = SequenceResult(out, tuple(f[0] for f in final), None)
+    if not keep_steps:
+        return result
+    if mode != "lstm":
+        return result._replace(steps=(out,))
+    H = cell.hidden_size
+    h_prev = torch.cat([state[0][None], out[:-1]])  # (T, B, P or H): h_{t-1} at each valid step
+    gx = F.linear(x, w["weight_ih"], w.get("bias_ih")) + F.linear(
+        h_prev, w["weight_hh"], w.get("bias_hh")
+    )  # (T, B, 4H), gate order i, f, g, o
+    i, f, g = torch.sigmoid(gx[..., :H]), torch.sigmoid(gx[..., H : 2 * H]), gx[..., 2 * H : 3 * H]
+    g = torch.tanh(g)
+    c, cs = state[1], []
+    for t in range(x.shape[0]):
+        new = f[t] * c + i[t] * g[t]  # (B, H)
+        if mask is not None:
+            c, new = torch.where(mask[t], new, c), torch.where(mask[t], new, torch.zeros_like(new))
+        else:
+            c = new
+        cs.append(new)
+    steps = torch.stack(cs) if cs else x.new_zeros((0, x.shape[1], H))
+    return result._replace(steps=(out, steps))

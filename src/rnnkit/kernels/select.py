@@ -19,12 +19,13 @@ True
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Literal
 
 from ..cells import CellMath, ElmanMath, GRUMath, JordanMath, LSTMMath
 from .fused_dispatch import fused_kernel_for, fused_unfusable
-from .native import NativeMode
+from .native import NativeMode, run_native_layer
 from .reference import run_reference
 from .stack import Kernel
 
@@ -126,8 +127,10 @@ def native_mode(cell: CellMath, run: RunRequest | None = None) -> NativeMode | N
 
 @dataclass(frozen=True)
 class KernelChoice:
-    """A kernel for one call: ``native`` runs the whole stack (``kernel`` is ``None``); ``fused``
-    and ``reference`` give the per-layer ``kernel`` that :func:`~rnnkit.kernels.run_stack` calls."""
+    """A kernel for one call: the per-layer ``kernel`` that :func:`~rnnkit.kernels.run_stack`
+    calls, or ``None`` for torch's kernel over the whole stack at once (``native``; with
+    ``backend="native"`` and per-step states or gates asked for, torch's kernel runs layer by
+    layer through :func:`~rnnkit.kernels.native.run_native_layer` instead)."""
 
     name: Literal["native", "fused", "reference"]
     kernel: Kernel | None = None
@@ -160,6 +163,10 @@ def choose_kernel(
     if blocker is None and backend != "fused":
         return KernelChoice("native")
     if backend == "native":
+        plain = replace(run, keep_steps=False, keep_gates=False)
+        mode = native_mode(cell, plain)
+        if mode is not None:  # torch's kernel layer by layer, so every step's state is there
+            return KernelChoice("native", partial(run_native_layer, mode))
         raise ValueError(f"{layer}: backend='native' cannot run {blocker}")
     fused = fused_kernel_for(cell)
     if fused is not None:
