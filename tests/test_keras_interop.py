@@ -207,9 +207,19 @@ def test_to_keras_refuses_what_keras_lacks(module: Any, match: str) -> None:
         to_keras(module())
 
 
-def test_to_keras_stack() -> None:
+def test_to_keras_stack_and_file(tmp_path: Path) -> None:
     m = rnnkit.GRU(I, H, num_layers=2, bidirectional=True, batch_first=True).eval()
-    k = to_keras(m)
+    k = to_keras(m, tmp_path / "stack.keras")
+    loaded = keras.saving.load_model(tmp_path / "stack.keras")
+    assert all(
+        np.array_equal(a, b) for a, b in zip(k.get_weights(), loaded.get_weights(), strict=True)
+    )
+    first = from_keras(tmp_path / "stack.keras", layer=0)
+    assert torch.equal(first.weight_hh_l0_reverse, m.weight_hh_l0_reverse)
+    with pytest.raises(UserError, match=r"must end in \.keras"):
+        to_keras(m, tmp_path / "stack.h5")
+    with pytest.raises(UserError, match="could not write"):
+        to_keras(m, tmp_path / "no" / "stack.keras")
     x = np.random.default_rng(4).normal(size=(2, 5, I)).astype(np.float32)
     with torch.no_grad():
         out, _ = m(torch.from_numpy(x))

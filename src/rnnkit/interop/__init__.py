@@ -32,8 +32,8 @@ def from_keras(source: Any, **options: Any) -> Any:
     return _from_keras(source, **options)
 
 
-def to_keras(module: Any, **options: Any) -> Any:
+def to_keras(module: Any, path: str | Path | None = None, **options: Any) -> Any:
     """See :func:`rnnkit.interop.keras_io.to_keras`."""
     from .keras_io import to_keras as _to_keras
 
-    return _to_keras(module, **options)
+    return _to_keras(module, path, **options)

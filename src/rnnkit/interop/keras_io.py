@@ -17,6 +17,7 @@ weights bit for bit. rnnkit layers made here are ``batch_first`` (Keras's layout
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from ..errors import UserError
 from .keras_files import SUPPORTED, KerasLayer, read_keras_file
 from .spec import LayerSpec, describe
 
-__all__ = ["from_keras", "keras_layer_info", "to_keras"]
+__all__ = ["from_keras", "keras_layer_info", "save_keras", "to_keras"]
 
 _FROM_KERAS_ACT: dict[str | None, str] = {
     "tanh": "tanh",
@@ -259,16 +260,43 @@ def _keras_options(spec: LayerSpec, module: Any) -> dict[str, Any]:
     return opts
 
 
-def to_keras(module: Any, *, return_state: bool = True) -> Any:
+def save_keras(keras_obj: Any, input_size: int, path: str | Path) -> None:
+    """Save a Keras layer (or Sequential) as a ``.keras`` model file, written atomically."""
+    import keras
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise UserError(f"{path}: a Keras model file must end in .keras")
+    inp = keras.Input((None, input_size))
+    y = inp
+    for layer in keras_obj.layers if isinstance(keras_obj, keras.Sequential) else [keras_obj]:
+        y = layer(y)  # flat, so that read_keras_file finds every layer at the top level
+    model = keras.Model(inp, y)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise UserError(f"could not write {path}: {e.strerror or e}") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def to_keras(module: Any, path: str | Path | None = None, *, return_state: bool = True) -> Any:
     """An rnnkit ``LSTM``/``GRU``/``RNN`` as a built Keras 3 layer with the same numbers.
 
     One layer gives ``keras.layers.LSTM`` (``GRU``, ``SimpleRNN``; wrapped in ``Bidirectional``
     when bidirectional) with ``return_sequences=True`` and ``return_state``; several layers give a
     ``keras.Sequential`` of them (sequence output only). Inputs are batch-first, as in Keras.
 
+    Args:
+        module: the rnnkit layer.
+        path: also save it as a ``.keras`` model file (input ``(batch, time, I)``).
+        return_state: a single layer also returns its final states (as Keras orders them).
+
     Raises:
         UserError: an option Keras 3 cannot express (peephole, coupled, proj_size, learn_init,
-            Jordan, ``hard_sigmoid_keras2``), or Keras missing.
+            Jordan, ``hard_sigmoid_keras2``), Keras missing, or a path that cannot be written.
     """
     try:
         import keras
@@ -297,6 +325,11 @@ def to_keras(module: Any, *, return_state: bool = True) -> Any:
             [a for d in range(spec.num_directions) for a in _keras_weights(spec, l, d)]
         )
         built.append(layer)
-    if len(built) == 1:
-        return built[0]
-    return keras.Sequential([keras.Input((None, spec.input_size)), *built])
+    out = (
+        built[0]
+        if len(built) == 1
+        else keras.Sequential([keras.Input((None, spec.input_size)), *built])
+    )
+    if path is not None:
+        save_keras(out, spec.input_size, path)
+    return out
