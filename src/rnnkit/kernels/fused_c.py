@@ -264,46 +264,62 @@ def _declare(lib: ctypes.CDLL) -> None:
             fn.argtypes, fn.restype = argtypes, None
 
 
-def _convert(fn: str, pos: int, arg: str, value: object, dtype: torch.dtype) -> list[object]:
-    """One Python argument as its C arguments; ``TypeError`` when it is not of its declared kind."""
-    name, kind = arg.split(":")
-    where = f"{fn}: argument {pos} ({name})"
-    if kind == "i" and isinstance(value, (bool, int)):
-        return [int(value)]
-    if kind == "a" and isinstance(value, Activation):
-        code = act_code(value)
-        if code is None:
-            raise TypeError(f"{where}: activation {value.name!r} has no C code")
-        return list(code)
-    if kind in "tm" and value is None:
-        return [None]
+# SIGNATURES parsed once: name -> ((argument name, kind), ...).
+_PARSED = {
+    name: tuple((arg.split(":")[0], arg.split(":")[1]) for arg in sig.split())
+    for name, sig in SIGNATURES.items()
+}
+_KINDS = {"i": "an int", "a": "an Activation", "t": "a tensor or None", "m": "a mask or None"}
+
+
+def _bad(fn: str, pos: int, arg: str, kind: str, value: object, want: torch.dtype) -> TypeError:
+    """The error for argument ``pos`` (``arg``) of ``fn`` that is not of its declared ``kind``."""
+    where = f"{fn}: argument {pos} ({arg})"
+    if isinstance(value, Activation):
+        return TypeError(f"{where}: activation {value.name!r} has no C code")
     if kind in "tm" and isinstance(value, Tensor):
-        want = torch.bool if kind == "m" else dtype
-        if value.dtype != want or value.device.type != "cpu" or not value.is_contiguous():
-            raise TypeError(
-                f"{where}: expected a contiguous CPU {want} tensor, got {value.dtype} "
-                f"on {value.device}{'' if value.is_contiguous() else ' (not contiguous)'}"
-            )
-        return [value.data_ptr()]
-    kinds = {"i": "an int", "a": "an Activation", "t": "a tensor or None", "m": "a mask or None"}
-    raise TypeError(f"{where}: expected {kinds[kind]}, got {type(value).__name__}")
+        strided = "" if value.is_contiguous() else " (not contiguous)"
+        return TypeError(
+            f"{where}: expected a contiguous CPU {want} tensor, got {value.dtype} "
+            f"on {value.device}{strided}"
+        )
+    return TypeError(f"{where}: expected {_KINDS[kind]}, got {type(value).__name__}")
 
 
 def ccall(lib: ctypes.CDLL, name: str, dtype: torch.dtype, *args: object) -> None:
-    """Call ``rnnkit_<name>_f32`` or ``_f64`` with ``args`` in the order of ``SIGNATURES[name]``.
+    """Call ``rnnkit_<name>_f32`` or ``_f64`` with ``args`` in the order of ``SIGNATURES[name]``:
+    ints, Activations (as code and slope), tensors or ``None`` (as pointers).
 
     Raises:
         TypeError: on a missing or extra argument, or one not of its declared kind (an int where a
             tensor goes, a tensor of another dtype, a non-contiguous one ...).
     """
     fn = f"rnnkit_{name}_{'f64' if dtype == torch.float64 else 'f32'}"
-    signature = SIGNATURES[name].split()
+    signature = _PARSED[name]
     if len(args) != len(signature):
-        names = ", ".join(a.split(":")[0] for a in signature)
+        names = ", ".join(arg for arg, _ in signature)
         raise TypeError(f"{fn} takes {len(signature)} arguments ({names}), got {len(args)}")
-    cargs = [
-        c
-        for pos, (arg, value) in enumerate(zip(signature, args, strict=True))
-        for c in _convert(fn, pos, arg, value, dtype)
-    ]
+    cargs: list[object] = []
+    for pos, ((arg, kind), value) in enumerate(zip(signature, args, strict=True)):
+        if kind == "t" or kind == "m":
+            if value is None:
+                cargs.append(None)
+                continue
+            want = torch.bool if kind == "m" else dtype
+            if (
+                isinstance(value, Tensor)
+                and value.dtype == want
+                and value.is_cpu
+                and value.is_contiguous()
+            ):
+                cargs.append(value.data_ptr())
+                continue
+        elif kind == "i":
+            if isinstance(value, int):  # bool is an int
+                cargs.append(int(value))
+                continue
+        elif isinstance(value, Activation) and (code := act_code(value)) is not None:
+            cargs += code
+            continue
+        raise _bad(fn, pos, arg, kind, value, torch.bool if kind == "m" else dtype)
     getattr(lib, fn)(*cargs)
