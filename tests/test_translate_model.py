@@ -13,6 +13,8 @@ from rnnkit.models.seq2seq import Seq2Seq, make_attention, seq2seq_loss
 PAD, BOS, EOS = 1, 2, 3
 ATTN = ["bahdanau", "luong-dot", "luong-general", "none"]
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
 
 def make_model(attention: str, *, cell: str = "lstm", bidir: bool = True, feed: bool = True,
                E: int = 6, H: int = 8, V: int = 12, layers: int = 2,
