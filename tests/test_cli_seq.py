@@ -11,7 +11,7 @@ import pytest
 
 from rnnkit.cli import main
 
-TINY = ["--hidden", "8", "--max-steps", "6", "--eval-every", "3", "--batch", "8"]
+TINY = ["--hidden-size", "8", "--max-steps", "6", "--eval-every", "3", "--batch-size", "8"]
 
 
 def _reviews(path: Path, n: int = 40, labels: tuple[str, ...] = ("neg", "pos")) -> Path:
@@ -189,7 +189,7 @@ def test_tag_conll_and_long_csv_classify(
 def test_compare_table_and_curves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cmp"
     argv = ["compare", "--task", "adding", "--length", "8", "--cells", "rnn,lstm", "--seeds", "2",
-            "--steps", "4", "--eval-every", "2", "--hidden", "4", "--out", str(out)]  # fmt: skip
+            "--steps", "4", "--eval-every", "2", "--hidden-size", "4", "--out", str(out)]  # fmt: skip
     assert main([*argv, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [c["cell"] for c in report["cells"]] == ["rnn", "lstm"]

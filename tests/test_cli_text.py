@@ -6,9 +6,9 @@ from __future__ import annotations
 import errno
 import io
 import json
+import shutil
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +18,16 @@ import torch
 from rnnkit.cli import main
 from rnnkit.runs import read_jsonl
 from rnnkit.train import checkpoint as ck
-from rnnkit.train.text_task import TextTask
+from rnnkit.tasks.text import TextTask
 
 TINY = [
-    "--hidden",
+    "--hidden-size",
     "16",
-    "--layers",
+    "--num-layers",
     "1",
-    "--embed",
+    "--embedding",
     "8",
-    "--batch",
+    "--batch-size",
     "4",
     "--seq-len",
     "16",
@@ -37,13 +37,7 @@ TEXT = "".join(
     f"{w} saw {o}.\n" for w, o in [("Doug", "Jane"), ("Jane", "Spot"), ("Spot", "Doug")] * 60
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture
@@ -98,7 +92,7 @@ def test_train_writes_a_complete_run(trained: Path, capsys: pytest.CaptureFixtur
         "checkpoint.json",
     } <= names
     config = json.loads((trained / "config.json").read_text())
-    assert config["task"] == "text" and config["model"]["layer"]["cell"] == "lstm"
+    assert config["task"] == "text" and config["layer"]["cell"] == "lstm"
     assert [r["step"] for r in read_jsonl(trained / "metrics.jsonl") if "val_loss" in r] == [
         8,
         16,
@@ -217,7 +211,7 @@ def test_builtin_corpus_and_demo(tmp_path: Path, capsys: pytest.CaptureFixture[s
         capsys, "train", "text", "--out", tmp_path / "b", *TINY, "--max-steps", 2
     )
     assert code == 0 and "standard-library" in out
-    assert json.loads((tmp_path / "b" / "config.json").read_text())["data"]["corpus"] == ["builtin"]
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["sources"] == ["builtin"]
     code, out, _ = run_cli(
         capsys, "demo", "--time-budget", 1, "--hidden", 16, "--length", 30, "--out", tmp_path / "d"
     )
@@ -277,7 +271,7 @@ def test_bad_corpus_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     (tmp_path / "short.txt").write_text("too short to train on\n" * 5)
     msg = bad(capsys, "train", "text", tmp_path / "short.txt", "--out", tmp_path / "s")
     assert (
-        "short.txt: the training text has 99 chars, fewer than one window of --batch 32 x --seq-len 128"
+        "short.txt: the training text has 99 chars, fewer than one window of --batch-size 32 x --seq-len 128"
         in msg
     )
 
@@ -288,7 +282,7 @@ def test_bad_model_and_run_options(
     assert "--cell 'lstn' is unknown" in bad(
         capsys, "train", "text", corpus, "--out", tmp_path / "a", "--cell", "lstn"
     )
-    assert "--lr must be a positive number" in bad(
+    assert "--lr must be greater than 0, got -1" in bad(
         capsys, "train", "text", corpus, "--out", tmp_path / "a", "--lr", "-1"
     )
     assert "--unit-forget-bias applies to the LSTM" in bad(
@@ -319,8 +313,11 @@ def test_prime_outside_the_vocabulary(trained: Path, capsys: pytest.CaptureFixtu
 
 
 def test_resume_keeps_the_batch(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    msg = bad(capsys, "train", "text", "--out", trained, "--resume", "--batch", "8")
-    assert "--batch 8: a resumed run keeps its batch of 4" in msg
+    msg = bad(capsys, "train", "text", "--out", trained, "--resume", "--batch-size", "8")
+    assert (
+        f"--batch-size 8: {trained} was trained with --batch-size 4, which a resumed run keeps"
+        in msg
+    )
 
 
 def test_corrupted_and_truncated_checkpoints(
@@ -340,7 +337,10 @@ def test_corrupted_and_truncated_checkpoints(
         capsys, "train", "text", "--out", trained, "--resume"
     )
     (trained / "vocab.json").write_text('{"level": "char"')
+    assert "vocab.json: not valid JSON" in bad(capsys, "sample", trained)
     (trained / "model.safetensors").unlink()
+    for checkpoint in trained.glob("checkpoint-*"):  # else sample falls back to its weights
+        shutil.rmtree(checkpoint)
     assert "model.safetensors yet" in bad(capsys, "sample", trained)
 
 

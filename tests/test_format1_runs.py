@@ -74,7 +74,9 @@ def test_format1_runs_resume_bit_for_bit_and_become_format2(
     _out(capsys, "train", task, data, "--out", run, "--resume", "--max-steps", "9", "--quiet")
     rows = [json.loads(line) for line in (here / run / "metrics.jsonl").read_text().splitlines()]
     evals = [{k: v for k, v in r.items() if k not in TIMING} for r in rows if "val_loss" in r]
-    want = [{k: v for k, v in r.items() if k not in TIMING} for r in EXPECTED[f"{run}/resume-metrics"]]
+    want = [
+        {k: v for k, v in r.items() if k not in TIMING} for r in EXPECTED[f"{run}/resume-metrics"]
+    ]
     assert evals == want
     config = load_json(here / run / "config.json")
     assert config["format_version"] == FORMAT_VERSION

@@ -79,6 +79,9 @@ def option(
     return dataclasses.field(default=default, metadata=meta)
 
 
+_UNOFFERED = {"word-v1", "builtin", "table"}  # values a config reads but a user does not choose
+
+
 def _describe_range(m: Mapping[str, Any]) -> str:
     low, high = m["low"], m["high"]
     if low is not None and high is not None:
@@ -95,8 +98,8 @@ def _check_value(f: Field[Any], value: Any) -> None:
     if not m or value is None:
         return
     if m["choices"] is not None and value not in m["choices"]:
-        want = ", ".join(str(c) for c in m["choices"])
-        raise ConfigError(f.name, f"must be one of {want}, got {value!r}")
+        want = ", ".join(str(c) for c in m["choices"] if c not in _UNOFFERED)
+        raise ConfigError(f.name, f"{value!r} is unknown; choose one of {want}")
     values = value if isinstance(value, (tuple, list)) else [value]
     for v in values:
         if isinstance(v, float) and not math.isfinite(v):

@@ -16,13 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from ..config import field_type
+from ..config import _UNOFFERED, field_type
 from ..tasks.run import flag
 
 __all__ = ["add_config_flags", "given"]
 
 _SEP = "."  # dest = "<section>.<field>"
-_UNOFFERED = {"word-v1", "builtin"}  # choices a config reads but a user does not choose
 
 
 class _Deprecated(argparse.Action):

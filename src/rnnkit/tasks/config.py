@@ -29,7 +29,7 @@ class DataConfig:
 
     task: str = option("classify", "the task", internal=True)  # classify | regress | tag
     format: str = option("auto", "how to read DATA (default: from the extension and the columns)",
-                         choices=("auto", "text", "long-csv", "npz", "conll", "builtin"))  # fmt: skip
+                         choices=("auto", "text", "long-csv", "npz", "conll", "builtin", "table"))  # fmt: skip
     builtin: str | None = option(None, "the built-in set's name", internal=True)
     length: int | None = option(None, "synthetic sets: sequence length (adding 100, copy: delay "
                                 "20, dinner 6)", low=1, metavar="T")  # fmt: skip

@@ -64,18 +64,25 @@ def _build(cls: type, values: Mapping[str, Any]) -> Any:
         raise _user_error(e) from e
 
 
-def read_run_config(run: str | Path, tasks: Mapping[str, TaskSpec] | None = None) -> RunConfig:
-    """``RUN/config.json`` as a :class:`RunConfig`, format 1 migrated on the way.
+def read_run_config(run: str | Path, task: str | tuple[str, ...] | None = None) -> RunConfig:
+    """``RUN/config.json`` as a :class:`RunConfig`, format 1 migrated on the way; ``task`` names
+    the task(s) the caller handles.
 
     Raises:
-        UserError: no run there, a run of an unknown task, or a config that is damaged or from
-            a newer rnnkit (the file named).
+        UserError: no run there, a run of another or an unknown task, or a config that is
+            damaged or from a newer rnnkit (the file named).
     """
-    from . import TASKS
+    from . import TASKS as tasks
 
-    tasks = TASKS if tasks is None else tasks
     run = Path(run)
     raw = read_config(run)
+    wanted = (task,) if isinstance(task, str) else task
+    if wanted is not None and raw["task"] not in wanted:
+        if len(wanted) == 1:
+            raise UserError(f"{run}: is a {raw['task']!r} run, not a {wanted[0]!r} run")
+        raise UserError(
+            f"{run}: a {raw['task']!r} run; this command handles {', '.join(wanted)} runs"
+        )
     where = str(run / CONFIG)
     if "format_version" not in raw:
         raw = migrate(raw, where)
@@ -112,9 +119,9 @@ def configure(
             run's, named by its flag.
     """
     if resume:
-        stored = read_run_config(out)
-        if stored.task != spec.name:
-            raise UserError(f"{out}: is a {stored.task!r} run, not a {spec.name!r} run")
+        if not Path(out).exists():
+            raise UserError(f"{out}: no run to resume (the directory does not exist)")
+        stored = read_run_config(out, spec.name)
         changes: dict[str, Any] = {}
         for section in SECTIONS:
             current = stored.section(section)
@@ -225,13 +232,11 @@ def open_run(run: str | Path, task: str | tuple[str, ...] | None = None) -> Trai
     from . import TASKS
 
     run = Path(run)
-    cfg = read_run_config(run)
-    wanted = (task,) if isinstance(task, str) else task
-    if wanted is not None and cfg.task not in wanted:
-        raise UserError(f"{run}: a {cfg.task!r} run; this command handles {', '.join(wanted)} runs")
+    cfg = read_run_config(run, task)
     spec = TASKS[cfg.task]
+    weights = find_weights(run)
     artifacts = spec.load_artifacts(run, cfg)
     model = spec.build_model(cfg, artifacts)
-    load_weights(find_weights(run), model)
+    load_weights(weights, model)
     model.eval()
     return TrainedRun(run, spec, cfg, artifacts, model)
