@@ -1,0 +1,24 @@
+"""Forecasting around the :class:`~rnnkit.models.forecaster.Forecaster`: windows, metrics,
+classical baselines and backtests.
+
+* :mod:`.metrics` — MASE, sMAPE, MAPE, MAE, RMSE, quantile loss, CRPS, interval coverage;
+* :mod:`.baselines` — naive, seasonal naive, drift, ETS and Theta (statsmodels, optional);
+* :mod:`.windows` — per-series arrays and batches of windows;
+* :mod:`.backtest` — batched forecasts from many origins, scored against the baselines.
+"""
+
+from .backtest import INTERVALS, BacktestResult, backtest, forecast_quantiles, resolve_start
+from .baselines import BASELINES, available
+from .windows import Windows, make_arrays
+
+__all__ = [
+    "BASELINES",
+    "INTERVALS",
+    "BacktestResult",
+    "Windows",
+    "available",
+    "backtest",
+    "forecast_quantiles",
+    "make_arrays",
+    "resolve_start",
+]
