@@ -99,7 +99,7 @@ def test_driver_batch_first_state_and_options() -> None:
     second, h_n = rnn(x[:, 2:])
     torch.testing.assert_close(torch.cat([first, second], 1), full)
     torch.testing.assert_close(h_n, h_full)
-    assert dict(rnn.named_parameters()).keys() == {f"cell_modules.0.{n}" for n in cell.weights()}
+    assert dict(rnn.named_parameters()).keys() == {f"cell_l0.{n}" for n in cell.weights()}
     with pytest.raises(ValueError, match="Recurrent: cell must be an rnnkit cell module"):
         Recurrent(torch.nn.GRUCell(3, 4))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="Recurrent: num_layers must be a positive integer"):

@@ -20,7 +20,7 @@ from ..initializers import Initializer
 from ..kernels import BACKENDS, SlowPathWarning
 from ..regularizers import Regularizer
 from .driver import SequenceModule
-from .params import TaggedFormulation, WeightOptions, register_weights
+from .params import TaggedFormulation, initializer, register_weights, regularizer, weight_options
 
 __all__ = ["BACKENDS", "RecurrentLayer", "SlowPathWarning"]
 
@@ -65,14 +65,14 @@ class RecurrentLayer(TaggedFormulation, SequenceModule):
         super().__init__(cells, **sequence_options)
         self.bias = bias
         self.learn_init = learn_init
-        self.weight_options = WeightOptions(
-            kernel_initializer,
-            recurrent_initializer,
-            bias_initializer,
-            kernel_regularizer,
-            recurrent_regularizer,
-            bias_regularizer,
-            activity_regularizer,
+        self.weight_options = weight_options(
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
         )
         self._activity_penalty: Tensor | None = None
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
@@ -109,7 +109,7 @@ class RecurrentLayer(TaggedFormulation, SequenceModule):
             for l, cell in enumerate(self.cells):
                 for d in range(self.num_directions):
                     for _, full, kind in self._names[l][d]:
-                        opts.initializer(kind)(getattr(self, full), self.hidden_size)
+                        initializer(opts, kind)(getattr(self, full), self.hidden_size)
                     cell.init_adjust(self.weights(l, d))
             if self.learn_init:
                 for n in self.state_names:
@@ -125,7 +125,7 @@ class RecurrentLayer(TaggedFormulation, SequenceModule):
         for per_dir in self._names:
             for names in per_dir:
                 for _, full, kind in names:
-                    reg = self.weight_options.regularizer(kind)
+                    reg = regularizer(self.weight_options, kind)
                     if reg is not None:
                         total = total + reg(getattr(self, full))
         if self._activity_penalty is not None:
@@ -133,7 +133,7 @@ class RecurrentLayer(TaggedFormulation, SequenceModule):
         return total
 
     def _on_output(self, output: Tensor | PackedSequence) -> None:
-        reg = self.weight_options.activity()
+        reg = regularizer(self.weight_options, "activity")
         if reg is not None:
             self._activity_penalty = reg(
                 output.data if isinstance(output, PackedSequence) else output

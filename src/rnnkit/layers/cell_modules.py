@@ -19,7 +19,7 @@ from ..initializers import Initializer
 from ..kernels import RunRequest, native_mode
 from ..kernels.native import NativeMode, native_cell_step
 from .inputs import check_step_input, shape_str
-from .params import TaggedFormulation, WeightOptions, register_weights
+from .params import TaggedFormulation, initializer, register_weights, weight_options
 
 __all__ = ["CellModule", "GRUCell", "JordanCell", "LSTMCell", "RNNCell"]
 
@@ -46,8 +46,10 @@ class CellModule(TaggedFormulation):
     ) -> None:
         super().__init__()
         self.bias = bias
-        self.weight_options = WeightOptions(
-            kernel_initializer, recurrent_initializer, bias_initializer
+        self.weight_options = weight_options(
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
         )
         self._build(cell, device=device, dtype=dtype)
 
@@ -76,7 +78,7 @@ class CellModule(TaggedFormulation):
     def reset_parameters(self) -> None:
         with torch.no_grad():
             for name, kind in self._kinds.items():
-                self.weight_options.initializer(kind)(getattr(self, name), self.hidden_size)
+                initializer(self.weight_options, kind)(getattr(self, name), self.hidden_size)
             self.cell.init_adjust(self.weights())
 
     def weights(self) -> dict[str, Tensor]:

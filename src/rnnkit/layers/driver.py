@@ -99,13 +99,20 @@ class SequenceModule(nn.Module):
         self._warned: set[str] = set()
 
     def __getstate__(self) -> dict[str, Any]:
-        """Plain data for pickling (``torch.load(..., weights_only=True)``): no warned-once set."""
+        """Plain data for pickling, so ``torch.load(..., weights_only=True)`` needs no class but
+        the module's and its cells': the carry as a tuple, no warned-once set."""
         state = dict(super().__getstate__())
         state.pop("_warned", None)
+        carry = state.pop("_state")
+        state["_carried"] = (carry.state, carry.reset_rows)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        carry = StateCarry()
+        carry.state, carry.reset_rows = state.pop("_carried", (None, None))
         super().__setstate__(state)
+        self._state = carry
         self._warned = set()
 
     # ----- weights (where they live is the subclass's business) -------------------------------

@@ -17,8 +17,7 @@ the other formulation refuses it naming both. Standard configurations write noth
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -27,7 +26,15 @@ from ..cells.base import CellMath, WeightKind
 from ..initializers import Initializer, get_initializer
 from ..regularizers import Regularizer, get_regularizer
 
-__all__ = ["EXTRA_STATE", "TaggedFormulation", "WeightOptions", "register_weights"]
+__all__ = [
+    "EXTRA_STATE",
+    "TaggedFormulation",
+    "WeightOptions",
+    "initializer",
+    "register_weights",
+    "regularizer",
+    "weight_options",
+]
 
 EXTRA_STATE = "_extra_state"  # torch's own key for a module's extra state
 
@@ -35,39 +42,38 @@ InitSpec = str | Initializer | None
 RegSpec = str | Regularizer | None
 
 
-@dataclass
-class WeightOptions:
-    """How weights start and what they cost, by kind, as the user named them (resolved on use).
+WeightOptions = dict[str, Any]
+"""``{"kernel_initializer": ..., "recurrent_regularizer": ..., ...}``: the initialisers and
+regularisers by kind as the user named them (names, objects or callables), resolved on use.
+A plain ``dict``, so a pickled module holds no class of ours for it."""
 
-    ``peephole`` weights follow ``kernel``'s initialiser and regulariser.
-    """
+_OPTIONS = [
+    f"{kind}_{what}"
+    for what in ("initializer", "regularizer")
+    for kind in ("kernel", "recurrent", "bias")
+] + ["activity_regularizer"]
 
-    kernel_initializer: InitSpec = None
-    recurrent_initializer: InitSpec = None
-    bias_initializer: InitSpec = None
-    kernel_regularizer: RegSpec = None
-    recurrent_regularizer: RegSpec = None
-    bias_regularizer: RegSpec = None
-    activity_regularizer: RegSpec = None
 
-    def __post_init__(self) -> None:
-        for kind in ("kernel", "recurrent", "bias"):  # fail at construction on a bad name
-            self.initializer(kind)
-            self.regularizer(kind)
-        self.activity()
+def weight_options(**specs: InitSpec | RegSpec) -> WeightOptions:
+    """Check the names now (a bad one fails at construction) and keep them as given."""
+    opts = {name: specs.get(name) for name in _OPTIONS}
+    for kind in ("kernel", "recurrent", "bias"):
+        initializer(opts, kind)
+        regularizer(opts, kind)
+    regularizer(opts, "activity")
+    return opts
 
-    def initializer(self, kind: WeightKind) -> Initializer:
-        kind = "kernel" if kind == "peephole" else kind
-        arg = f"{kind}_initializer"
-        return get_initializer(getattr(self, arg), arg)
 
-    def regularizer(self, kind: WeightKind) -> Regularizer | None:
-        kind = "kernel" if kind == "peephole" else kind
-        arg = f"{kind}_regularizer"
-        return get_regularizer(getattr(self, arg), arg)
+def initializer(opts: WeightOptions, kind: WeightKind) -> Initializer:
+    """The initialiser of one kind of weight (``peephole`` weights follow ``kernel``)."""
+    arg = ("kernel" if kind == "peephole" else kind) + "_initializer"
+    return get_initializer(opts.get(arg), arg)
 
-    def activity(self) -> Regularizer | None:
-        return get_regularizer(self.activity_regularizer, "activity_regularizer")
+
+def regularizer(opts: WeightOptions, kind: WeightKind | Literal["activity"]) -> Regularizer | None:
+    """The penalty of one kind of weight (``peephole`` follows ``kernel``), or the activity one."""
+    arg = ("kernel" if kind == "peephole" else kind) + "_regularizer"
+    return get_regularizer(opts.get(arg), arg)
 
 
 def register_weights(

@@ -10,14 +10,12 @@ gates work as they do for the layers.
 The given cell is the first layer's forward direction (its weights are used, not copied); further
 layers and the backward directions are fresh cells with the same options
 (:meth:`~rnnkit.layers.cell_modules.CellModule.sibling`), all in :attr:`Recurrent.cell_modules`,
-ordered ``l * D + d`` like torch's ``h_n``.
+ordered ``l * D + d`` like torch's ``h_n`` and named ``cell_l0``, ``cell_l0_reverse``, ``cell_l1``...
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from torch import nn
 
 from ..cells.base import Weights
 from .cell_modules import CellModule
@@ -75,11 +73,16 @@ class Recurrent(SequenceModule):
         super().__init__([m.cell for m in modules[::D]], **sequence_options)
         self.state_names = cell.state_names
         self.bias = cell.bias
-        self.cell_modules = nn.ModuleList(modules)
+        for k, module in enumerate(modules):  # named as torch names a layer's weights
+            self.add_module(f"cell_l{k // D}" + ("_reverse" if k % D else ""), module)
+
+    @property
+    def cell_modules(self) -> list[CellModule]:
+        """The cell modules, ordered ``l * D + d`` like ``h_n``."""
+        return list(self.children())  # type: ignore[arg-type]
 
     def weights(self, layer: int, direction: int) -> Weights:
-        module: CellModule = self.cell_modules[layer * self.num_directions + direction]  # type: ignore[assignment]
-        return module.weights()
+        return self.cell_modules[layer * self.num_directions + direction].weights()
 
     def extra_repr(self) -> str:
         options = [f"num_layers={self.num_layers}"] if self.num_layers > 1 else []
