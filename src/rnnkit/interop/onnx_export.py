@@ -30,7 +30,7 @@ from .onnx_layers import export_native_layer, native_reason
 from .onnx_scan import export_scan_layer, length_mask
 from .spec import LayerSpec, describe
 
-__all__ = ["DEFAULT_OPSET", "recurrent_stack", "save_model", "to_onnx"]
+__all__ = ["DEFAULT_OPSET", "initial_states", "recurrent_stack", "save_model", "to_onnx"]
 
 DEFAULT_OPSET = 17
 
@@ -89,6 +89,23 @@ def _learned_init(g: Graph, spec: LayerSpec, name: str, batch: str) -> str:
     return g.node("Expand", [v, shape], f"{name}_init")
 
 
+def initial_states(g: Graph, spec: LayerSpec, x: str, suffix: str | None) -> list[str | None]:
+    """Each state entry's start ``(L*D, B, size)``: graph inputs named ``{state}{suffix}`` when
+    ``suffix`` is given, else the learned initial state, else None (zeros). ``x`` is the
+    time-major input (read for the batch size)."""
+    LD = spec.num_layers * spec.num_directions
+    batch = g.node("Gather", [g.node("Shape", [x]), g.ints("one_i", [1])], "batch_size")  # (1,)
+    init: list[str | None] = []
+    for n, size in zip(spec.state_names, spec.state_sizes, strict=True):
+        if suffix is not None:
+            init.append(g.add_input(f"{n}{suffix}", [LD, "batch", size]))
+        elif n in spec.init:
+            init.append(_learned_init(g, spec, n, batch))
+        else:
+            init.append(None)
+    return init
+
+
 def _layer_graph(spec: LayerSpec, lengths: bool, initial_state: bool) -> Graph:
     g = Graph("rnnkit_" + spec.family)
     T, B = "time", "batch"
@@ -100,15 +117,7 @@ def _layer_graph(spec: LayerSpec, lengths: bool, initial_state: bool) -> Graph:
         x = g.node("Transpose", [x], "input_tm", perm=[1, 0, 2])  # (T, B, I)
     lens = g.add_input("lengths", [B], TensorProto.INT64) if lengths else ""
     LD = spec.num_layers * spec.num_directions
-    batch = g.node("Gather", [g.node("Shape", [x]), g.ints("one_i", [1])], "batch_size")  # (1,)
-    init: list[str | None] = []
-    for n, size in zip(spec.state_names, spec.state_sizes, strict=True):
-        if initial_state:
-            init.append(g.add_input(f"{n}_0", [LD, B, size]))
-        elif n in spec.init:
-            init.append(_learned_init(g, spec, n, batch))
-        else:
-            init.append(None)
+    init = initial_states(g, spec, x, "_0" if initial_state else None)
     y, finals = recurrent_stack(g, spec, x, lens, init)
     O = spec.num_directions * spec.output_size
     if spec.batch_first:
