@@ -446,11 +446,6 @@ def test_a_run_killed_before_writing_its_weights_loads_the_latest_checkpoint(
     assert capsys.readouterr().err.count("note") == 1
 
 
-@pytest.mark.xfail(
-    reason="until cli/sample.py loads load_run(...).weights_path, not RUN/model.safetensors (lead)",
-    raises=AssertionError,
-    strict=False,
-)
 def test_sample_falls_back_to_the_checkpoint(
     text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
