@@ -147,3 +147,25 @@ TANH, SIGMOID = get_activation("tanh"), get_activation("sigmoid")
 def test_native_blocker_names_the_option(cell, run, reason) -> None:  # type: ignore[no-untyped-def]
     assert native_blocker(cell, run) == reason
     assert (native_mode(cell, run) is None) == (reason is not None)
+
+
+@pytest.mark.parametrize(
+    ("make", "x", "shape"),
+    [
+        (lambda: rnnkit.LSTM(3, 4), torch.zeros(0, 2, 3), r"\(0, 2, 3\) as \(T, B, I\)"),
+        (
+            lambda: rnnkit.GRU(3, 4, batch_first=True),
+            torch.zeros(2, 0, 3),
+            r"\(2, 0, 3\) as \(B, T, I\)",
+        ),
+        (lambda: rnnkit.RNN(3, 4, backend="reference"), torch.zeros(0, 3), r"\(0, 3\) as \(T, I\)"),
+        (lambda: rnnkit.JordanRNN(3, 4, 2), torch.zeros(0, 1, 3), r"\(0, 1, 3\)"),
+        (lambda: Recurrent(rnnkit.LSTMCell(3, 4)), torch.zeros(0, 1, 3), r"\(0, 1, 3\)"),
+    ],
+)
+def test_a_zero_length_time_axis_names_the_layer_and_the_shape(make, x, shape) -> None:  # type: ignore[no-untyped-def]
+    layer = make()
+    with pytest.raises(
+        ValueError, match=f"^{type(layer).__name__}: the input has no time steps: got {shape}"
+    ):
+        layer(x)

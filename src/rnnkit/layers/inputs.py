@@ -85,6 +85,12 @@ def prepare_input(
     else:
         x = input
     T, B = x.shape[:2]
+    if T == 0:
+        layout = "(T, I)" if unbatched else ("(B, T, I)" if batch_first else "(T, B, I)")
+        raise ValueError(
+            f"{name}: the input has no time steps: got {shape_str(input.shape)} as {layout}; "
+            "a sequence needs at least one step"
+        )
     lens: Tensor | None = None
     if lengths is not None:
         lens = torch.as_tensor(lengths, device=x.device)
