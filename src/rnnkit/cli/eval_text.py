@@ -14,6 +14,7 @@ import torch
 
 from ..data.text import read_text_file
 from ..errors import UserError
+from ..models.language_model import LanguageModel
 from ..tasks import RunConfig, open_run
 
 __all__ = ["add_arguments", "evaluate"]
@@ -28,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
     run = open_run(args.run, "text")
     model, vocab = run.model, run.artifacts.vocab
+    assert isinstance(model, LanguageModel)
     text = read_text_file(args.data, args.encoding)
     ids = torch.tensor(vocab.encode(text), dtype=torch.long)
     if len(ids) < 2:

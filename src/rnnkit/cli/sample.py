@@ -14,6 +14,7 @@ import torch
 
 from ..data.vocab import tokenize
 from ..errors import UserError
+from ..models.language_model import LanguageModel
 from ..sampling import Sampler
 from ..tasks import open_run
 
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--length must be 0 or more, got {args.length}")
     run = open_run(args.run, "text")
     model, vocab = run.model, run.artifacts.vocab
+    assert isinstance(model, LanguageModel)
     try:
         sampler = Sampler(
             args.temperature, args.top_k, args.top_p, args.seed, banned=[vocab.unk_index]

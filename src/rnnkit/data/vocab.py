@@ -65,7 +65,7 @@ _NO_SPACE_BEFORE = set(".,;:!?)]}'’\"")
 _NO_SPACE_AFTER = set("([{")
 
 
-def tokenize(text: str, level: Level, lowercase: bool = False) -> list[str]:
+def tokenize(text: str, level: str, lowercase: bool = False) -> list[str]:
     """Split ``text`` into symbols (after lower-casing it, with ``lowercase``).
 
     >>> tokenize("Speak, speak.\\nAll: don't!", "word")
@@ -114,7 +114,7 @@ class Vocabulary:
     """
 
     def __init__(
-        self, symbols: Sequence[str], level: Level, specials: Sequence[str] = (UNK,)
+        self, symbols: Sequence[str], level: str, specials: Sequence[str] = (UNK,)
     ) -> None:
         if level not in _ALL_LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
@@ -125,7 +125,7 @@ class Vocabulary:
         if len(set(syms)) != len(syms):
             raise ValueError("a vocabulary's symbols must be distinct")
         self.symbols = syms
-        self.level: Level = level
+        self.level: Level = level  # checked above
         self.specials = specials
         self.index = {s: i for i, s in enumerate(syms)}
         self.unk_index = self.index[UNK]
@@ -146,7 +146,7 @@ class Vocabulary:
     def build(
         cls,
         text: str,
-        level: Level,
+        level: str,
         max_size: int = 0,
         min_count: int = 1,
         specials: Sequence[str] = (UNK,),
@@ -159,7 +159,7 @@ class Vocabulary:
     def from_tokens(
         cls,
         tokens: Iterable[str],
-        level: Level,
+        level: str,
         max_size: int = 0,
         min_count: int = 1,
         specials: Sequence[str] = (UNK,),

@@ -13,6 +13,7 @@ Adding a task is one module here and one line in :data:`TASKS` (see docs/ARCHITE
 
 from .classify import ClassifyTask, RegressTask
 from .config import DataConfig, Encoders
+from .forecast_run import FORECAST
 from .layer import CELLS, LayerConfig
 from .model import HeadConfig, build_model
 from .run import TrainedRun, configure, open_run, read_run_config, train_run
@@ -22,7 +23,7 @@ from .tag import TagTask
 from .text import TEXT, TextTask
 
 # Every task, by its name on the command line and in config.json, in `rnnkit train --help` order.
-TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (TEXT, CLASSIFY, REGRESS, TAG)}
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (TEXT, CLASSIFY, REGRESS, TAG, FORECAST)}
 
 __all__ = [
     "CELLS",

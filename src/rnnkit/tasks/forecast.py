@@ -1,16 +1,24 @@
-"""The forecasting task: windows of series for the trainer, a global model over all series.
+"""The forecasting task: series in, a probabilistic encoder-decoder forecaster out.
+
+``rnnkit train forecast SERIES --out RUN --horizon H [--holdout N] ...``. SERIES is a CSV (wide or
+long, :mod:`rnnkit.data.series`) or a built-in set (airline, co2, sunspots, synthetic).
 
 Training draws windows uniformly over every ``(series, origin)`` of the training part (DeepAR
 samples windows the same way), so many series train one global model, each window mean-scaled.
 The last ``holdout`` points of every series are never read in training; ``evaluate`` scores a
 validation window per series: the ``val_points`` before the holdout when given (kept out of
 training too), else the last training window (in-sample: a training curve, not a test score).
+The autoregressive heads may train on windows shorter than the horizon (``train_horizon``: more
+windows from a short series) and still roll out the full horizon.
+
+The run keeps ``forecast.json`` (the forecaster's shapes, the series' names, frequency and season,
+the covariate scaling) and, after training, ``summary.json`` and ``forecast.png``: the forecast
+from the holdout origin scored against the baselines (:mod:`.forecast_run`).
 
 >>> import rnnkit
 >>> from rnnkit.data.series import synthetic_series
 >>> data = synthetic_series(4, 60, seed=0)
->>> s = ForecastSettings(horizon=5, context=10, holdout=5)
->>> task = ForecastTask(data, s, batch_size=8, seed=0)
+>>> task = ForecastTask(data, ForecastData(holdout=5), ForecastModel(horizon=5, context=10), 8, 0)
 >>> model = build_forecaster(task, lambda i: rnnkit.GRU(i, 8, batch_first=True))
 >>> loss, n = task.loss(model, task.next_batch())
 >>> n, sorted(task.evaluate(model))
@@ -20,14 +28,15 @@ training too), else the last training window (in-sample: a training curve, not a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..data.series import SeriesSet, check_lengths
+from ..config import ConfigError, check, option
+from ..data.series import SeriesSet, check_lengths, load_series
 from ..errors import UserError
 from ..forecasting import metrics as M
 from ..forecasting.backtest import forecast_quantiles
@@ -35,91 +44,133 @@ from ..forecasting.windows import Windows, make_arrays, n_calendar
 from ..models.forecaster import LIKELIHOODS, QUANTILES, Forecaster, ForecasterConfig
 from ..train.trainer import Task
 
-__all__ = ["ForecastSettings", "ForecastTask", "build_forecaster"]
+__all__ = ["ForecastData", "ForecastModel", "ForecastTask", "build_forecaster", "read_series"]
 
 Batch = tuple[Tensor, Tensor, Tensor]
 
 
 @dataclass
-class ForecastSettings:
-    """The task's flags, one to one (``--horizon`` ... ``--eval-samples``); 0 means a default."""
+class ForecastData:
+    """How SERIES is read and split; each field is a ``rnnkit train forecast`` flag."""
 
-    horizon: int = 12  # steps to forecast
-    context: int = 0  # steps the encoder reads (0: max(horizon, 2 * season))
-    likelihood: str = "student-t"  # gaussian | student-t (DeepAR sampling) | quantile (MQ-RNN)
-    lags: list[int] = field(default_factory=list)  # target lags as inputs ([]: 1 and the season)
-    holdout: int = 0  # last points of every series never trained on (eval scores them)
-    val_points: int = 0  # points before the holdout kept for validation (0: in-sample)
-    covariates: list[str] = field(default_factory=list)  # known-future covariates
-    past_covariates: list[str] = field(default_factory=list)  # past-only covariates
-    eval_samples: int = 50  # sample paths per validation forecast
+    target: str | None = option(None, "the value column, where a file has several", metavar="COL")
+    time_column: str | None = option(None, "the time column (default: found by name or value)",
+                                     metavar="COL")  # fmt: skip
+    series_id: str | None = option(None, "long format: the column naming each row's series",
+                                   metavar="COL")  # fmt: skip
+    covariates: list[str] = option([], "known-future covariate columns, comma-separated",
+                                   metavar="COL,...")  # fmt: skip
+    past_covariates: list[str] = option([], "past-only covariate columns, comma-separated",
+                                        metavar="COL,...")  # fmt: skip
+    freq: str | None = option(None, "H D W M Q Y or step (default: inferred)", metavar="F")
+    missing: str = option("interpolate", "gaps and empty values: interpolate (linearly) or error",
+                          choices=("interpolate", "error"))  # fmt: skip
+    season: int = option(0, "seasonal period for lags, MASE and the seasonal baselines "
+                         "(0: from the data, e.g. 12 for monthly)", low=0)  # fmt: skip
+    holdout: int = option(0, "last N points of every series never trained on (eval scores them)",
+                          low=0)  # fmt: skip
+    val_points: int = option(0, "N points before the holdout kept out for validation "
+                             "(0: validate on the last training window)", low=0)  # fmt: skip
 
     def __post_init__(self) -> None:
-        if self.horizon < 1:
-            raise UserError(f"--horizon must be positive, got {self.horizon}")
-        if self.likelihood not in LIKELIHOODS:
-            raise UserError(
-                f"--likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}"
-            )
-        for name in ("context", "holdout", "val_points"):
-            if getattr(self, name) < 0:
-                raise UserError(
-                    f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}"
-                )
-        if any(lag < 1 for lag in self.lags):
-            raise UserError(f"--lags must be positive integers, got {self.lags}")
+        check(self)
 
-    def resolved(self, season: int) -> ForecastSettings:
-        """Defaults filled in for a series with this seasonal period."""
-        lags = self.lags or sorted({1, season})
-        context = self.context or max(self.horizon, 2 * season)
-        return ForecastSettings(**{**asdict(self), "lags": lags, "context": context})
+    def read(self, source: str) -> SeriesSet:
+        """SERIES read with these settings."""
+        return read_series(source, self)
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+
+@dataclass
+class ForecastModel:
+    """The forecaster's settings; each field is a ``rnnkit train forecast`` flag."""
+
+    horizon: int = option(12, "steps to forecast", low=1, high=100_000)
+    context: int = option(0, "steps the encoder reads before the origin (0: max(horizon, "
+                          "2 * season))", low=0, high=100_000)  # fmt: skip
+    likelihood: str = option("student-t", "gaussian or student-t (DeepAR sampling) or quantile "
+                             "(MQ-RNN direct quantiles)", choices=LIKELIHOODS)  # fmt: skip
+    lags: list[int] = option([], "target lags fed as inputs, comma-separated (default: 1 and "
+                             "the season)", metavar="L,...")  # fmt: skip
+    train_horizon: int = option(0, "gaussian/student-t: horizon of each training window (0: "
+                                "--horizon); shorter gives more windows", low=0)  # fmt: skip
+    eval_samples: int = option(50, "sample paths per validation forecast", low=1, fixed=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self.lags = [int(v) for v in self.lags]
+        except ValueError:
+            raise ConfigError("lags", f"must be whole numbers, got {self.lags!r}") from None
+        if any(v < 1 for v in self.lags):
+            raise ConfigError("lags", f"must be positive, got {self.lags!r}")
+        if self.likelihood == "quantile" and self.train_horizon not in (0, self.horizon):
+            raise ConfigError("train_horizon", "does not apply to the quantile head (it is direct)")
+        check(self)
+
+
+def read_series(source: str, d: ForecastData) -> SeriesSet:
+    """SERIES (a file or a built-in name) read with the data settings ``d``."""
+    data = load_series(
+        source,
+        target=d.target,
+        time_column=d.time_column,
+        series_id=d.series_id,
+        covariates=list(d.covariates) + list(d.past_covariates),
+        freq=d.freq,
+        missing=d.missing,
+    )
+    if d.season:
+        data.season = d.season
+    return data
+
+
+def forecaster_config(data: SeriesSet, d: ForecastData, m: ForecastModel) -> ForecasterConfig:
+    """The forecaster's shapes for ``data``; the defaults of context and lags filled in."""
+    lags = list(m.lags) or sorted({1, data.season})
+    context = m.context or max(m.horizon, 2 * data.season)
+    train_h = m.horizon if m.likelihood == "quantile" else (m.train_horizon or m.horizon)
+    return ForecasterConfig(
+        context=context,
+        horizon=train_h,
+        likelihood=m.likelihood,
+        lags=lags,
+        n_calendar=n_calendar(data.freq),
+        n_known=len(d.covariates),
+        n_past=len(d.past_covariates),
+    )
 
 
 class ForecastTask(Task):
     """Windows of ``data`` for :class:`~rnnkit.train.Trainer` (see the module docstring)."""
 
     unit = "window"
-    curve_label = "negative log-likelihood (scaled)"
+    curve_label = "loss (scaled NLL or pinball)"
 
     def __init__(
-        self, data: SeriesSet, settings: ForecastSettings, batch_size: int, seed: int
+        self, data: SeriesSet, d: ForecastData, m: ForecastModel, batch_size: int, seed: int
     ) -> None:
-        s = settings.resolved(data.season)
-        self.settings, self.data, self.batch_size = s, data, batch_size
-        covs = s.covariates + s.past_covariates
-        for c in covs:
+        self.data, self.d, self.m, self.batch_size = data, d, m, batch_size
+        for c in [*d.covariates, *d.past_covariates]:
             if c not in data.covariate_names:
-                raise UserError(
-                    f"covariate {c!r} was not read from the data ({', '.join(data.covariate_names) or 'none'})"
-                )
-        if s.holdout and s.horizon > s.holdout:
-            raise UserError(f"--horizon {s.horizon} is longer than --holdout {s.holdout}")
-        self.model_config = ForecasterConfig(
-            context=s.context,
-            horizon=s.horizon,
-            likelihood=s.likelihood,
-            lags=s.lags,
-            n_calendar=n_calendar(data.freq),
-            n_known=len(s.covariates),
-            n_past=len(data.covariate_names) - len(s.covariates),
-        )
-        check_lengths(data, s.context + max(s.lags), s.horizon, s.holdout + s.val_points)
-        self.windows = Windows(make_arrays(data, s.covariates), self.model_config)
-        H, self.train_pairs, self.val_pairs = s.horizon, [], []
+                have = ", ".join(data.covariate_names) or "none"
+                raise UserError(f"covariate {c!r} was not read from the data ({have})")
+        if d.holdout and m.horizon > d.holdout:
+            raise UserError(f"--horizon {m.horizon} is longer than --holdout {d.holdout}")
+        self.model_config = cfg = forecaster_config(data, d, m)
+        check_lengths(data, cfg.context + cfg.max_lag, cfg.horizon, d.holdout + d.val_points)
+        self.windows = Windows(make_arrays(data, list(d.covariates)), cfg)
+        H, self.train_pairs, self.val_pairs = cfg.horizon, [], []
         for i, a in enumerate(self.windows.arrays):
-            end = len(a.y) - s.holdout  # the training part is y[:end]
-            self.train_pairs += self.windows.origins(i, 0, end - s.val_points - H)
-            self.val_pairs.append((i, end - s.val_points if s.val_points >= H else end - H))
+            end = len(a.y) - d.holdout  # the training part is y[:end]
+            self.train_pairs += self.windows.origins(i, 0, end - d.val_points - H)
+            self.val_pairs.append((i, end - d.val_points if d.val_points >= H else end - H))
+        if not self.train_pairs:
+            raise UserError("no training window fits; lower --context, --horizon or --holdout")
         self.rng = np.random.default_rng(seed)
 
     def covariate_scaling(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std of each covariate (known, then past) over the training part."""
         k = self.model_config.n_calendar
-        rows = [np.concatenate([a.feats[:, k:], a.past], 1)[: len(a.y) - self.settings.holdout]
+        rows = [np.concatenate([a.feats[:, k:], a.past], 1)[: len(a.y) - self.d.holdout]
                 for a in self.windows.arrays]  # fmt: skip
         allr = np.concatenate(rows)
         std = allr.std(0)
@@ -137,11 +188,12 @@ class ForecastTask(Task):
         assert isinstance(model, Forecaster)
         with torch.no_grad():
             loss = float(model.loss(*self.windows.batch(self.val_pairs)))
-        H = self.settings.horizon
-        q = forecast_quantiles(model, self.windows, self.val_pairs, H, self.settings.eval_samples)
+        H = self.model_config.horizon
+        q = forecast_quantiles(model, self.windows, self.val_pairs, H, self.m.eval_samples)
         med = q[:, QUANTILES.index(0.5)]
-        mase = [M.mase(self.windows.arrays[i].y[o : o + H], med[k], self.windows.arrays[i].y[:o], self.data.season)
-                for k, (i, o) in enumerate(self.val_pairs)]  # fmt: skip
+        ys = [self.windows.arrays[i].y for i, _ in self.val_pairs]
+        mase = [M.mase(y[o : o + H], med[k], y[:o], self.data.season)
+                for k, (y, (_, o)) in enumerate(zip(ys, self.val_pairs, strict=True))]  # fmt: skip
         return {"val_loss": loss, "val_mase": float(np.mean(mase))}
 
     def describe(self, metrics: dict[str, float]) -> str:
@@ -154,14 +206,17 @@ class ForecastTask(Task):
         self.rng.bit_generator.state = state["rng"]
 
 
+def set_covariate_scaling(model: Forecaster, mean: Any, std: Any) -> None:
+    with torch.no_grad():
+        model.cov_mean.copy_(torch.as_tensor(np.asarray(mean, dtype=np.float32)))  # type: ignore[operator]
+        model.cov_std.copy_(torch.as_tensor(np.asarray(std, dtype=np.float32)))  # type: ignore[operator]
+
+
 def build_forecaster(task: ForecastTask, make_layer: Callable[[int], nn.Module]) -> Forecaster:
     """The forecaster for ``task``, its covariate scaling fitted on the training part."""
     try:
         model = Forecaster(task.model_config, make_layer)
     except ValueError as e:
         raise UserError(f"forecaster: {e}") from e
-    mean, std = task.covariate_scaling()
-    with torch.no_grad():
-        model.cov_mean.copy_(torch.from_numpy(mean))  # type: ignore[operator]
-        model.cov_std.copy_(torch.from_numpy(std))  # type: ignore[operator]
+    set_covariate_scaling(model, *task.covariate_scaling())
     return model

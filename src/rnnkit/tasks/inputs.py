@@ -136,7 +136,7 @@ def _read(data: str, cfg: DataConfig, labelled: bool) -> _Records:
     if fmt != "text":
         raise UserError(f"{data}: unknown --format {fmt!r}")
     tr = text_records(table, cfg.text_column, label_col)
-    tokens = [tokenize(t, cfg.level, cfg.lowercase) for t in tr.texts]  # type: ignore[arg-type]
+    tokens = [tokenize(t, cfg.level, cfg.lowercase) for t in tr.texts]
     for k, toks in enumerate(tokens):
         if not toks:
             raise UserError(
@@ -205,7 +205,7 @@ def _fit(rec: _Records, cfg: DataConfig, train_idx: np.ndarray) -> Encoders:
             level,
             cfg.max_vocab,
             cfg.min_count,
-            (PAD, UNK),  # type: ignore[arg-type]
+            (PAD, UNK),
         )
     else:
         assert rec.seqs is not None

@@ -94,7 +94,7 @@ def read_run_config(run: str | Path, task: str | tuple[str, ...] | None = None) 
     if spec is None:
         raise UserError(f"{where}: a {raw['task']!r} run, which this rnnkit does not know")
     try:
-        sections = {
+        sections: dict[str, Any] = {
             s: from_json(section_class(spec, s), raw[s], f"{where} [{s}]") for s in SECTIONS
         }
         return RunConfig(
@@ -143,7 +143,7 @@ def configure(
                                   rnnkit_version=__version__)  # fmt: skip
         cfg.sources = list(sources) or list(stored.sources)
         return cfg, stored
-    sections = {
+    sections: dict[str, Any] = {
         s: _build(section_class(spec, s), {**spec.defaults.get(s, {}), **given.get(s, {})})
         for s in SECTIONS
     }

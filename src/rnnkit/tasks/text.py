@@ -208,7 +208,7 @@ class TextSpec(TaskSpec):
     def prepare(self, cfg: RunConfig) -> Prepared:
         d: TextData = cfg.data
         text, where, cfg.sources = _read(cfg.sources, d.encoding)
-        tokens = tokenize(text, d.level)  # type: ignore[arg-type]
+        tokens = tokenize(text, d.level)
         n_val = max(1, round(len(tokens) * d.val_fraction))
         if len(tokens) - n_val < 2 or n_val < 2:
             raise UserError(
@@ -218,7 +218,7 @@ class TextSpec(TaskSpec):
             tokens[: len(tokens) - n_val],
             d.level,
             d.max_vocab,
-            d.min_count,  # type: ignore[arg-type]
+            d.min_count,
         )
         ids = torch.tensor(vocab.encode_tokens(tokens), dtype=torch.long)
         train_ids, val_ids = split_stream(ids, d.val_fraction)

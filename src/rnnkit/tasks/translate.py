@@ -1,145 +1,119 @@
-"""The translation task: sentence pairs in, an encoder-decoder (:class:`~rnnkit.models.seq2seq.Seq2Seq`)
-trained on them, translations out.
+"""The translate task: sentence pairs in, an encoder-decoder with attention trained on them.
 
-* Data: a built-in set by name (``dates``, ``numbers``, ``reverse``; :mod:`rnnkit.data.pairs_builtin`)
-  or a pair file (:mod:`rnnkit.data.pairs`; 5 % of it, at most 1,000 pairs each, is kept aside
-  for validation and for test, seeded). The level defaults to what suits the data: characters
-  for ``dates`` and ``numbers`` (their symbols are digits and letters), words for ``reverse``
-  (each integer is a word) and for files of sentences.
-* Training (the trainer's :class:`~rnnkit.train.trainer.Task` protocol): shuffled epochs in batches of
-  similar source length (less padding); the loss is the cross-entropy per target token, ``<pad>``
-  left out. Teacher forcing, or scheduled sampling (Bengio et al. 2015, sec. 2.4): the probability
-  ``e_i`` of feeding the gold previous token at step ``i`` decays ``linear``
-  (``max(0, 1 - i / k)``), ``exponential`` (``k ** i``, ``k < 1``) or ``inverse-sigmoid``
-  (``k / (k + exp(i / k))``, ``k >= 1``), never below ``sampling_floor``; with no schedule it is
-  ``teacher_forcing`` throughout (1: plain teacher forcing).
-* Evaluation: ``val_loss`` (per token), and exact match of greedy translations of the first
-  ``eval_sentences`` validation pairs.
+``rnnkit train translate PAIRS --out RUN``. PAIRS is a built-in set (``dates``, ``numbers``,
+``reverse``; :mod:`rnnkit.data.pairs_builtin`) or a pair file (Tatoeba/Anki TSV, CSV, JSONL;
+:mod:`rnnkit.data.pairs`), of which 5 % (at most 1,000 pairs each) is kept aside for validation
+and as the run's ``test.tsv``. The level defaults to what suits the data: characters for
+``dates`` and ``numbers``, words for ``reverse`` (each integer is a word) and for sentences.
 
-Shape letters as in :mod:`rnnkit.models.seq2seq`.
+The model (:class:`~rnnkit.models.seq2seq.Seq2Seq`) is built from the run's layer settings: the
+encoder reads the source in ``--encoder-directions`` directions, the decoder is the same cell,
+unidirectional, stepped token by token. The run keeps ``src_vocab.json`` and ``tgt_vocab.json``
+(``<pad>``, ``<unk>``, ``<s>``, ``</s>`` first) and, after training, ``attention.png`` (one
+validation sentence). ``rnnkit translate RUN "text"`` translates, ``rnnkit eval RUN DATA`` scores.
+Training itself is :class:`~rnnkit.tasks.translate_train.TranslateTask`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import dataclasses
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from torch import Tensor, nn
+from torch import nn
 
-from ..data.pairs import PairBatch, PairOptions, Pairs, PairSet, filter_length, read_pairs
+from ..config import ConfigError, check, option
+from ..data.pairs import Pairs, PairSet, build_pair_vocab, clean, filter_length, read_pairs
+from ..data.pairs import PairOptions
 from ..data.pairs_builtin import BUILTIN_PAIRS, builtin_pairs
-from ..data.vocab import Level, Vocabulary, tokenize
+from ..data.vocab import Level, Vocabulary
 from ..decoding import Hypothesis, translate_ids
 from ..errors import UserError
-from ..layers import RecurrentLayer
-from ..models.seq2seq import ATTENTIONS, Seq2Seq, make_attention, seq2seq_loss
-from ..train.trainer import Task
+from ..models.seq2seq import ATTENTIONS, Seq2Seq, make_attention
+from ..runs import atomic_write
+from ..train.trainer import TrainResult
+from .layer import LayerConfig, layer_output_size
+from .spec import Prepared, RunConfig, TaskSpec
+from .translate_train import SCHEDULES, TranslateTask, max_output_length
 
-__all__ = [
-    "SCHEDULES",
-    "PairData",
-    "TranslateConfig",
-    "TranslateTask",
-    "build_seq2seq",
-    "default_level",
-    "load_pair_data",
-    "truth_probability",
-]
+__all__ = ["TRANSLATE", "PairData", "TranslateData", "TranslateModel", "TranslateSpec",
+           "Translation", "load_pair_data", "translate_texts"]  # fmt: skip
 
-SCHEDULES = ("off", "linear", "exponential", "inverse-sigmoid")
+SRC_VOCAB, TGT_VOCAB, TEST = "src_vocab.json", "tgt_vocab.json", "test.tsv"
 
 
 @dataclass
-class TranslateConfig:
-    """The task's and the model head's settings (stored in ``config.json`` under ``"translate"``)."""
+class TranslateData:
+    """How the pairs are read."""
 
-    level: str = "auto"  # char | word | auto (char for dates/numbers, word otherwise)
-    attention: str = "bahdanau"  # bahdanau | luong-dot | luong-general | none
-    input_feeding: bool = True  # feed the attentional vector back (Luong et al. 2015, 3.3)
-    embedding: int = 64  # target (and source) embedding size
-    dropout: float = 0.0  # on embeddings and on the attentional vector, in training
-    teacher_forcing: float = 1.0  # probability of feeding the gold token (no schedule)
-    scheduled_sampling: str = "off"  # off | linear | exponential | inverse-sigmoid
-    sampling_k: float = 0.0  # the schedule's k (steps for linear; see the module docstring)
-    sampling_floor: float = 0.0  # the schedule's lowest probability of the gold token
-    max_length: int = 0  # drop pairs with a side longer than this many symbols (0: keep all)
-    lower: bool = False  # lower-case both sides
-    reverse: bool = False  # translate the other way (target -> source)
-    source_column: str = "source"  # CSV/JSONL
-    target_column: str = "target"  # CSV/JSONL
-    batch_size: int = 64  # pairs per training batch
-    eval_sentences: int = 500  # validation pairs translated (greedy) at each evaluation
-    max_output: int = 0  # the length guard in symbols (0: twice the longest training target + 10)
+    level: str = option("auto", "symbols: char, word, or auto (char for dates and numbers, word "
+                        "otherwise)", choices=("auto", "char", "word"))  # fmt: skip
+    max_length: int = option(0, "drop pairs with a side longer than N symbols (counted); 0: keep "
+                             "all", low=0)  # fmt: skip
+    lower: bool = option(False, "lower-case both sides (also what is translated later)")
+    reverse: bool = option(False, "translate the other way: target to source")
+    source_column: str = option("source", "CSV/JSONL: the source column", metavar="NAME")
+    target_column: str = option("target", "CSV/JSONL: the target column", metavar="NAME")
+    max_vocab: int = option(0, "keep the N most frequent symbols per side (specials included), "
+                            "the rest become <unk>; 0: all", low=0)  # fmt: skip
+    min_count: int = option(1, "rarer symbols become <unk>", low=1)
+    train_size: int = option(0, "built-in sets: training pairs (0: the set's own, 20k dates, "
+                             "50k numbers/reverse)", low=0)  # fmt: skip
 
     def __post_init__(self) -> None:
-        checks = [
-            ("--level", self.level in ("auto", "char", "word"), "char, word or auto"),
-            ("--attention", self.attention in ATTENTIONS, ", ".join(ATTENTIONS)),
-            ("--embedding", self.embedding >= 1, "a positive integer"),
-            ("--dropout", 0 <= self.dropout < 1, "in [0, 1)"),
-            ("--teacher-forcing", 0 <= self.teacher_forcing <= 1, "a probability"),
-            ("--sampling-floor", 0 <= self.sampling_floor <= 1, "a probability"),
-            ("--scheduled-sampling", self.scheduled_sampling in SCHEDULES, ", ".join(SCHEDULES)),
-            ("--max-length", self.max_length >= 0, "0 or more"),
-            ("--batch", self.batch_size >= 1, "1 or more"),
-            ("--eval-sentences", self.eval_sentences >= 0, "0 or more"),
-            ("--max-output", self.max_output >= 0, "0 or more"),
-        ]
-        for flag, ok, want in checks:
-            if not ok:
-                raise UserError(f"{flag} must be {want}")
-        if self.scheduled_sampling != "off":
-            k, s = self.sampling_k, self.scheduled_sampling
-            if (s == "exponential" and not 0 < k < 1) or (s != "exponential" and k < 1):
-                raise UserError(
-                    f"--sampling-k {k}: {s} needs "
-                    + ("0 < k < 1" if s == "exponential" else "k >= 1")
-                )
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> TranslateConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        check(self)
 
     def options(self) -> PairOptions:
         return PairOptions(self.lower, self.reverse, self.source_column, self.target_column)
 
 
-def truth_probability(cfg: TranslateConfig, step: int) -> float:
-    """The probability of feeding the gold previous token at training step ``step``.
+@dataclass
+class TranslateModel:
+    """What the encoder-decoder adds around the layers, and how it is fed in training."""
 
-    >>> c = TranslateConfig(scheduled_sampling="inverse-sigmoid", sampling_k=100, sampling_floor=0.2)
-    >>> [round(truth_probability(c, s), 3) for s in (0, 500, 2000)]
-    [0.99, 0.403, 0.2]
-    """
-    k, s = cfg.sampling_k, cfg.scheduled_sampling
-    if s == "off":
-        return cfg.teacher_forcing
-    if s == "linear":
-        e = 1.0 - step / k
-    elif s == "exponential":
-        e = k**step
-    else:
-        e = k / (k + math.exp(min(step / k, 700.0)))
-    return max(cfg.sampling_floor, e)
+    attention: str = option("bahdanau", "bahdanau (additive), luong-dot, luong-general, or none "
+                            "(plain encoder-decoder)", choices=tuple(ATTENTIONS))  # fmt: skip
+    no_input_feeding: bool = option(False, "do not feed the attentional vector back (Luong 3.3)")
+    encoder_directions: int = option(2, "1 or 2: the encoder reads the source one way or both",
+                                     choices=(1, 2))  # fmt: skip
+    embedding: int = option(32, "embedding size of each side", low=1, high=1 << 16)
+    head_dropout: float = option(0.0, "dropout on embeddings and the attentional vector",
+                                 low=0, high=1, high_open=True, metavar="P")  # fmt: skip
+    teacher_forcing: float = option(1.0, "probability of feeding the gold previous token",
+                                    low=0, high=1, metavar="P")  # fmt: skip
+    scheduled_sampling: str = option("off", "decay of that probability (Bengio et al. 2015)",
+                                     choices=SCHEDULES)  # fmt: skip
+    sampling_k: float = option(1.0, "the schedule's k: steps (linear), rate < 1 (exponential), "
+                               ">= 1 (inverse-sigmoid)", low=0, low_open=True)  # fmt: skip
+    sampling_floor: float = option(0.0, "the schedule's lowest gold-token probability",
+                                   low=0, high=1, metavar="P")  # fmt: skip
+    eval_sentences: int = option(300, "validation pairs translated at each evaluation", low=0,
+                                 fixed=False)  # fmt: skip
+    max_output: int = option(0, "the output length guard in symbols; 0: twice the longest "
+                             "training target + 10", low=0)  # fmt: skip
+
+    def __post_init__(self) -> None:
+        check(self)
+        if self.scheduled_sampling == "exponential" and self.sampling_k >= 1:
+            raise ConfigError("sampling_k", "must be below 1 for the exponential schedule")
+        if self.scheduled_sampling in ("linear", "inverse-sigmoid") and self.sampling_k < 1:
+            raise ConfigError("sampling_k", f"must be at least 1 for {self.scheduled_sampling}")
 
 
-def default_level(data: str, cfg: TranslateConfig) -> Level:
-    """``cfg.level``, or for ``auto``: char for ``dates`` and ``numbers``, word otherwise."""
-    if cfg.level != "auto":
-        return "char" if cfg.level == "char" else "word"
+def default_level(data: str, level: str) -> Level:
+    """``level``, or for ``auto``: char for ``dates`` and ``numbers``, word otherwise."""
+    if level in ("char", "word"):
+        return level  # type: ignore[return-value]
     return "char" if data in ("dates", "numbers") else "word"
 
 
 @dataclass
 class PairData:
-    """Train / validation / test pairs, and how many were dropped by the length limit."""
+    """Train / validation / test pairs, and how many training pairs the length limit dropped."""
 
     train: Pairs
     val: Pairs
@@ -151,143 +125,208 @@ def _swap(p: Pairs) -> Pairs:
     return Pairs(p.targets, p.sources, p.origins)
 
 
-def load_pair_data(
-    data: str, cfg: TranslateConfig, level: Level, seed: int, train_size: int = 0
-) -> PairData:
-    """A built-in set by name (``train_size`` training pairs, 0: its default) or a pair file,
-    split, filtered by ``cfg.max_length``."""
+def load_pair_data(data: str, d: TranslateData, seed: int) -> PairData:
+    """A built-in set by name, or a pair file split 90/5/5 (seeded); filtered by ``max_length``."""
+    level = default_level(data, d.level)
     if data in BUILTIN_PAIRS:
-        b = builtin_pairs(data, seed, train_size)
+        b = builtin_pairs(data, seed, d.train_size)
         train, val, tests = b.train, b.val, dict(b.tests)
-        if cfg.reverse:
+        if d.reverse:
             train, val = _swap(train), _swap(val)
             tests = {k: _swap(v) for k, v in tests.items()}
-    elif not Path(data).exists():
+    elif not Path(data).is_file():
         raise UserError(f"{data}: no such file, nor a built-in set ({', '.join(BUILTIN_PAIRS)})")
     else:
-        pairs = read_pairs(data, cfg.options())
+        pairs = read_pairs(data, d.options())
         n = len(pairs)
         k = min(1000, n // 20)
-        if n < 3 or k == 0:
+        if k == 0:
             raise UserError(
                 f"{data}: {n} pairs; at least 20 are needed to keep some for validation"
             )
         order = np.random.default_rng(seed).permutation(n)
-        val, test = pairs.subset(order[:k]), pairs.subset(order[k : 2 * k])
-        train, tests = pairs.subset(sorted(order[2 * k :])), {"test": test}
-    train, dropped = filter_length(train, level, cfg.max_length)
+        val, tests = pairs.subset(order[:k]), {"test": pairs.subset(order[k : 2 * k])}
+        train = pairs.subset(sorted(order[2 * k :]))
+    train, dropped = filter_length(train, level, d.max_length)
     if not len(train):
-        raise UserError(f"{data}: every pair is longer than --max-length {cfg.max_length}")
-    val, _ = filter_length(val, level, cfg.max_length)
+        raise UserError(f"{data}: every pair is longer than --max-length {d.max_length}")
+    val, _ = filter_length(val, level, d.max_length)
     return PairData(train, val, tests, dropped)
 
 
-def build_seq2seq(
-    make_encoder: Callable[[int], nn.Module],
-    make_decoder: Callable[[int], RecurrentLayer],
-    decoder_output: int,
-    cfg: TranslateConfig,
-    src_vocab: Vocabulary,
-    tgt_vocab: Vocabulary,
-) -> Seq2Seq:
-    """The model: ``make_encoder(E)``, ``make_decoder(E + H)`` (``H = decoder_output``, the decoder
-    layer's output size; ``E`` without input feeding) and the attention ``cfg.attention``."""
-    E, H = cfg.embedding, decoder_output
-    encoder = make_encoder(E)
-    decoder = make_decoder(E + (H if cfg.input_feeding else 0))
-    from ..models.classifier import layer_output_size
+def _fingerprint(data: str, d: TranslateData, seed: int) -> str:
+    if data in BUILTIN_PAIRS:
+        return hashlib.sha256(f"builtin:{data}:{d.train_size}:{seed}".encode()).hexdigest()
+    return hashlib.sha256(Path(data).read_bytes()).hexdigest()
 
-    M = layer_output_size(encoder)
+
+def build_encoder_decoder(layer: LayerConfig, m: TranslateModel, V_src: int, V_tgt: int) -> Seq2Seq:  # fmt: skip
+    """The model of a run from its layer and model settings."""
+    H, E, feed = layer.hidden_size, m.embedding, not m.no_input_feeding
+    two = m.encoder_directions == 2
+    enc_layer = layer
+    if m.attention == "luong-dot" and two:  # both directions together must match the decoder
+        if H % 2:
+            raise UserError(f"--attention luong-dot with 2 encoder directions needs an even "
+                            f"--hidden-size, got {H}")  # fmt: skip
+        enc_layer = dataclasses.replace(layer, hidden_size=H // 2)
+    encoder = enc_layer.build(E, bidirectional=two, batch_first=True)
+    decoder = layer.build(E + (H if feed else 0), bidirectional=False)
     try:
-        attention = make_attention(cfg.attention, H, M)
+        attention = make_attention(m.attention, layer_output_size(decoder), layer_output_size(encoder))  # fmt: skip
     except ValueError as e:
-        raise UserError(f"--attention {cfg.attention}: {e}") from e
-    return Seq2Seq(encoder, decoder, len(src_vocab), len(tgt_vocab), attention=attention,
-                   input_feeding=cfg.input_feeding, src_pad=src_vocab.index["<pad>"],
-                   tgt_pad=tgt_vocab.index["<pad>"], dropout=cfg.dropout)  # fmt: skip
+        raise UserError(f"--attention {m.attention}: {e}") from e
+    return Seq2Seq(encoder, decoder, V_src, V_tgt, attention=attention, input_feeding=feed,
+                   src_pad=0, tgt_pad=0, dropout=m.head_dropout)  # fmt: skip
 
 
-def max_output_length(cfg: TranslateConfig, train: PairSet) -> int:
-    """The length guard: ``cfg.max_output``, or twice the longest training target + 10."""
-    return cfg.max_output or 2 * max(len(t) for t in train.tgt_ids) + 10
+@dataclass
+class TranslateArtifacts:
+    src_vocab: Vocabulary
+    tgt_vocab: Vocabulary
+    test_file: Pairs | None = None  # a pair file's held-out test split, kept as RUN/test.tsv
+    val: PairSet | None = None
 
 
-def _length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:  # fmt: skip
-    """An epoch: shuffled, then sorted by source length within chunks of 50 batches, cut into
-    batches, and the batches shuffled (similar lengths together: less padding)."""
-    order = rng.permutation(len(lengths))
-    chunk = batch_size * 50
-    batches = []
-    for start in range(0, len(order), chunk):
-        part = order[start : start + chunk]
-        part = part[np.argsort(lengths[part], kind="stable")]
-        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
+def _write_tsv(path: Path, pairs: Pairs) -> None:
+    text = "".join(f"{s}\t{t}\n" for s, t in zip(pairs.sources, pairs.targets, strict=True))
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-class TranslateTask(Task):
-    """Trains a :class:`Seq2Seq` on ``train``, evaluates on ``val`` (see the module docstring)."""
+class TranslateSpec(TaskSpec):
+    name = "translate"
+    help = "translate: an encoder-decoder with attention learns sentence pairs"
+    description = (
+        "Train an encoder-decoder with attention (Bahdanau et al. 2015; Luong et al. 2015) on "
+        "sentence pairs: a Tatoeba/Anki tab-separated file, CSV/JSONL with named columns, or a "
+        "built-in set (dates, numbers, reverse). Defaults: char level for dates and numbers, "
+        "word level otherwise; a 64-unit LSTM encoder read both ways and an LSTM decoder with "
+        "additive attention and input feeding; 5 minutes of training."
+    )
+    Data = TranslateData
+    Model = TranslateModel
+    defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "layer": {"hidden_size": 64, "num_layers": 1},
+        "train": {"lr": 3e-3, "batch_size": 64, "time_budget": 300.0, "eval_every": 200,
+                  "checkpoint_every": 1000},
+    }  # fmt: skip
+    data_help = f"a pair file (TSV/CSV/JSONL), or a built-in set ({', '.join(BUILTIN_PAIRS)})"
+    hidden: ClassVar[Mapping[str, set[str]]] = {"layer": {"bidirectional"}}
 
-    unit = "token"
-    curve_label = "cross-entropy per token (nats)"
+    def adjust(self, given: Any, cfg: RunConfig) -> None:
+        train = given.get("train", {})
+        if "max_steps" in train and "time_budget" not in train:
+            cfg.train.time_budget = 0.0  # a step limit alone means: no time limit
+        if cfg.sources:
+            cfg.data.level = default_level(cfg.sources[0], cfg.data.level)
 
-    def __init__(self, train: PairSet, val: PairSet, cfg: TranslateConfig, seed: int) -> None:
-        self.train, self.val, self.cfg = train, val, cfg
-        self.rng = np.random.default_rng(seed)
-        self.lengths = train.src_lengths()
-        self.max_len = max_output_length(cfg, train)
-        self.epoch, self.step = 0, 0
-        self._order: list[np.ndarray] = []
+    def prepare(self, cfg: RunConfig) -> Prepared:
+        if len(cfg.sources) != 1:
+            raise UserError(f"rnnkit train translate reads one PAIRS, got {len(cfg.sources)}")
+        data, d, m = cfg.sources[0], cfg.data, cfg.model
+        level = default_level(data, d.level)
+        pd = load_pair_data(data, d, cfg.train.seed)
+        sv = build_pair_vocab(pd.train.sources, level, d.max_vocab, d.min_count)
+        tv = build_pair_vocab(pd.train.targets, level, d.max_vocab, d.min_count)
+        train, val = PairSet(pd.train, sv, tv), PairSet(pd.val, sv, tv)
+        max_len = max_output_length(train, m.max_output)
+        cfg.fingerprint = _fingerprint(data, d, cfg.train.seed)
+        cfg.sources = [data if data in BUILTIN_PAIRS else str(Path(data).resolve())]
+        cfg.info = {"source": data, "level": level, "pairs": len(train), "dropped": pd.dropped,
+                    "src_vocab_size": len(sv), "tgt_vocab_size": len(tv), "max_output": max_len}  # fmt: skip
+        task = TranslateTask(train, val, m, cfg.train.batch_size, max_len, m.eval_sentences,
+                             cfg.train.seed)  # fmt: skip
+        dropped = f", {pd.dropped:,} longer than --max-length dropped" if pd.dropped else ""
+        describe = (f"on {len(train):,} {level}-level pairs from {data}{dropped} ({len(sv)} source "
+                    f"and {len(tv)} target symbols), validating on {len(val):,}")  # fmt: skip
+        test = None if data in BUILTIN_PAIRS else pd.tests["test"]
+        return Prepared(task, TranslateArtifacts(sv, tv, test, val), describe)
 
-    def next_batch(self) -> PairBatch:
-        if not self._order:
-            self._order = _length_batches(self.lengths, self.cfg.batch_size, self.rng)
-            self.epoch += 1
-        self.step += 1
-        return self.train.batch(self._order.pop(0))
+    def build_model(self, cfg: RunConfig, artifacts: Any) -> Seq2Seq:
+        a: TranslateArtifacts = artifacts
+        return build_encoder_decoder(cfg.layer, cfg.model, len(a.src_vocab), len(a.tgt_vocab))
 
-    def loss(self, model: nn.Module, batch: PairBatch) -> tuple[Tensor, int]:
-        p = 1.0 - truth_probability(self.cfg, self.step - 1)
-        logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in, sampling_prob=p)
-        total, n = seq2seq_loss(logits, batch.tgt_out, self.train.tgt_pad)
-        return total / max(n, 1), n
+    def save_artifacts(self, run: Path, artifacts: Any) -> None:
+        artifacts.src_vocab.save(run / SRC_VOCAB)
+        artifacts.tgt_vocab.save(run / TGT_VOCAB)
+        if artifacts.test_file is not None:
+            _write_tsv(run / TEST, artifacts.test_file)
 
-    def translate(self, model: nn.Module, data: PairSet, n: int, beam: int = 1) -> list[Hypothesis]:
-        assert isinstance(model, Seq2Seq)
-        return translate_ids(model, [list(a) for a in data.src_ids[:n]], pad=data.src_pad,
-                             bos=data.bos, eos=data.eos, max_len=self.max_len, beam=beam)  # fmt: skip
+    def load_artifacts(self, run: Path, cfg: RunConfig) -> TranslateArtifacts:
+        vocabs = []
+        for name, key in ((SRC_VOCAB, "src_vocab_size"), (TGT_VOCAB, "tgt_vocab_size")):
+            v = Vocabulary.load(run / name)
+            if v.pad_index != 0 or v.bos_index is None or v.eos_index is None:
+                raise UserError(
+                    f"{run / name}: not a translation vocabulary (<pad> <unk> <s> </s>)"
+                )
+            if key in cfg.info and len(v) != cfg.info[key]:
+                raise UserError(f"{run / name}: has {len(v)} symbols, the model {cfg.info[key]}")
+            vocabs.append(v)
+        return TranslateArtifacts(vocabs[0], vocabs[1])
 
-    def evaluate(self, model: nn.Module) -> dict[str, float]:
-        total, count = 0.0, 0
-        for start in range(0, len(self.val), 256):
-            b = self.val.batch(np.arange(start, min(start + 256, len(self.val))))
-            logits, _ = model(b.src, b.src_lengths, b.tgt_in)
-            lo, n = seq2seq_loss(logits, b.tgt_out, self.val.tgt_pad)
-            total, count = total + float(lo), count + n
-        out = {"val_loss": total / max(count, 1)}
-        n = min(self.cfg.eval_sentences, len(self.val))
-        if n:
-            hyps = self.translate(model, self.val, n)
-            right = sum(h.tokens == list(self.val.tgt_ids[i]) for i, h in enumerate(hyps))
-            out["val_exact"] = 100.0 * right / n
-        return out
+    def finish(self, model: nn.Module, prep: Prepared, run: Path, result: TrainResult) -> list[str]:
+        a: TranslateArtifacts = prep.artifacts
+        lines = []
+        if a.val is not None and len(a.val) and isinstance(model, Seq2Seq):
+            task: TranslateTask = prep.task  # type: ignore[assignment]
+            h = task.translate(model, a.val, 1)[0]
+            if h.attention is not None:
+                from ..viz.attention import plot_attention
 
-    def describe(self, metrics: dict[str, float]) -> str:
-        text = f"val loss {metrics['val_loss']:.4f}"
-        if "val_exact" in metrics:
-            text += f", exact match {metrics['val_exact']:.1f}%"
-        return text
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"rng": self.rng.bit_generator.state, "epoch": self.epoch, "step": self.step,
-                "order": [o.tolist() for o in self._order]}  # fmt: skip
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rng.bit_generator.state = state["rng"]
-        self.epoch, self.step = int(state["epoch"]), int(state["step"])
-        self._order = [np.array(o, dtype=np.int64) for o in state["order"]]
+                src = a.val.pairs.sources[0]
+                plot_attention(h.attention, _symbols(a.src_vocab, a.val.src_ids[0]),
+                               _symbols(a.tgt_vocab, h.tokens) + ["</s>"] * h.finished,
+                               run / "attention.png", title=f"{src} -> {a.tgt_vocab.decode(h.tokens)}")  # fmt: skip
+                lines.append(f"attention of one validation sentence: {run / 'attention.png'}")
+        if not result.interrupted:
+            lines.append(f'translate with: rnnkit translate {run} "..."; score with: rnnkit eval {run} DATA')  # fmt: skip
+        return lines
 
 
-def source_tokens(text: str, vocab: Vocabulary) -> list[str]:
-    """The symbols of ``text`` at ``vocab``'s level (labels for attention pictures)."""
+def _symbols(vocab: Vocabulary, ids: Any) -> list[str]:
+    return [vocab.symbols[int(i)] for i in ids]
+
+
+TRANSLATE = TranslateSpec()
+
+
+@dataclass
+class Translation:
+    """One translated text: the output, its source symbols (as the model read them), how many of
+    them were unknown, and the hypothesis (tokens, score, attention)."""
+
+    text: str
+    source_symbols: list[str]
+    output_symbols: list[str]
+    unknown: int
+    hypothesis: Hypothesis
+
+
+def translate_texts(model: Seq2Seq, cfg: RunConfig, artifacts: Any, texts: list[str], *,
+                    beam: int = 1, alpha: float = 0.0, batch_size: int = 64) -> list[Translation]:  # fmt: skip
+    """Translate ``texts`` with a trained run: cleaned as the training pairs were (NFC, and
+    lower-cased if the run was), unknown symbols read as ``<unk>`` and counted."""
+    a: TranslateArtifacts = artifacts
+    sv, tv = a.src_vocab, a.tgt_vocab
+    ids, symbols = [], []
+    for n, t in enumerate(texts, 1):
+        text = clean(t, cfg.data.lower)
+        if not text:
+            raise UserError(f"input {n}: an empty text")
+        ids.append(sv.encode(text))
+        symbols.append([sv.symbols[i] if i != sv.unk_index else s for i, s in
+                        zip(ids[-1], _tokens(text, sv), strict=True)])  # fmt: skip
+    assert tv.bos_index is not None and tv.eos_index is not None
+    hyps = translate_ids(model, ids, pad=0, bos=tv.bos_index, eos=tv.eos_index,
+                         max_len=int(cfg.info.get("max_output") or cfg.model.max_output or 200),
+                         beam=beam, alpha=alpha, batch_size=batch_size)  # fmt: skip
+    return [Translation(tv.decode(h.tokens), s, _symbols(tv, h.tokens),
+                        sum(i == sv.unk_index for i in x), h)
+            for h, s, x in zip(hyps, symbols, ids, strict=True)]  # fmt: skip
+
+
+def _tokens(text: str, vocab: Vocabulary) -> list[str]:
+    from ..data.vocab import tokenize
+
     return tokenize(text, vocab.level)
