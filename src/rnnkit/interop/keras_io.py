@@ -260,14 +260,17 @@ def _keras_options(spec: LayerSpec, module: Any) -> dict[str, Any]:
     return opts
 
 
-def save_keras(keras_obj: Any, input_size: int, path: str | Path) -> None:
-    """Save a Keras layer (or Sequential) as a ``.keras`` model file, written atomically."""
+def save_keras(
+    keras_obj: Any, input_shape: tuple[Any, ...], path: str | Path, dtype: str = "float32"
+) -> None:
+    """Save a Keras layer (or the layers of a Sequential, flat) as a ``.keras`` model taking
+    ``input_shape`` (batch excluded), written atomically."""
     import keras
 
     path = Path(path)
     if path.suffix != ".keras":
         raise UserError(f"{path}: a Keras model file must end in .keras")
-    inp = keras.Input((None, input_size))
+    inp = keras.Input(input_shape, dtype=dtype)
     y = inp
     for layer in keras_obj.layers if isinstance(keras_obj, keras.Sequential) else [keras_obj]:
         y = layer(y)  # flat, so that read_keras_file finds every layer at the top level
@@ -331,5 +334,5 @@ def to_keras(module: Any, path: str | Path | None = None, *, return_state: bool 
         else keras.Sequential([keras.Input((None, spec.input_size)), *built])
     )
     if path is not None:
-        save_keras(out, spec.input_size, path)
+        save_keras(out, (None, spec.input_size), path)
     return out
