@@ -7,6 +7,7 @@
 ((10, 4, 16), (2, 4, 16))
 """
 
+from . import interop as interop  # ONNX and Keras in/out; the optional packages load on first use
 from .activations import Activation, get_activation
 from .layers import (
     GRU,
