@@ -87,3 +87,13 @@ def test_sampler_seed_reproduces_and_differs() -> None:
 def test_sampler_refuses_bad_settings(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Sampler(**kwargs)  # type: ignore[arg-type]
+
+
+def test_extreme_temperatures_and_seeds_are_handled() -> None:
+    from rnnkit.sampling import Sampler
+
+    logits = torch.tensor([1.0, 2.0, 3.0, 0.5])
+    assert Sampler(temperature=1e-40, seed=1)(logits) == 2  # a one-hot distribution, not NaN
+    for bad in ({"temperature": float("inf")}, {"temperature": float("nan")}, {"seed": 2**64}):
+        with pytest.raises(ValueError):
+            Sampler(**bad)  # type: ignore[arg-type]

@@ -71,7 +71,9 @@ def sample_logits(
             x = x.masked_fill(~ok, float("-inf"))
     if temperature == 0:
         return x.argmax(-1)
-    x = x / temperature
+    # Shift by the row maximum first: the largest score becomes 0, so a tiny temperature gives
+    # 0 and -inf (a one-hot distribution) rather than inf - inf = NaN.
+    x = (x - x.amax(-1, keepdim=True)) / temperature
     x = x.masked_fill(~top_k_mask(x, top_k), float("-inf"))
     x = x.masked_fill(~top_p_mask(x, top_p), float("-inf"))
     probs = x.softmax(-1)
@@ -98,8 +100,12 @@ class Sampler:
     generator: torch.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.temperature >= 0:
-            raise ValueError(f"temperature must be 0 (greedy) or more, got {self.temperature}")
+        if not 0 <= self.temperature < float("inf"):
+            raise ValueError(
+                f"temperature must be 0 (greedy) or a finite positive number, got {self.temperature}"
+            )
+        if not 0 <= self.seed < 2**64:
+            raise ValueError(f"seed must be in [0, 2**64), got {self.seed}")
         if self.top_k < 0:
             raise ValueError(f"top_k must be 0 (off) or more, got {self.top_k}")
         if not 0 < self.top_p <= 1:
