@@ -131,3 +131,17 @@ def test_layer_config_builds_every_cell() -> None:
     for cell in CELLS:
         layer = LayerConfig(cell=cell, hidden_size=4, num_layers=1).build(3)
         assert layer.hidden_size == 4
+
+
+def test_a_config_edited_to_a_huge_model_is_refused_before_allocating(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "regress", "adding", "--length", "4", "--out", str(run), *TINY]) == 0
+    config = _cfg(run)
+    config["layer"]["hidden_size"] = 60_000  # 14e9 numbers: allocating them would take 58 GB
+    (run / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert main(["eval", str(run), "adding"]) == 2
+    err = capsys.readouterr().err
+    assert "model.safetensors: holds" in err and "do not belong together" in err

@@ -16,11 +16,14 @@ budget, step limit, learning rate, ...) override the stored ones.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO
 
+import torch
+from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from .. import __version__
@@ -211,6 +214,35 @@ def _check_same_data(
                         "since it started")  # fmt: skip
 
 
+def _check_size(
+    spec: TaskSpec, cfg: RunConfig, artifacts: Any, weights: Path, config: Path
+) -> None:
+    """Refuse a config whose model differs in size from the weights file before allocating it
+    (an edited ``hidden_size`` of 10^9 must not try to allocate a terabyte)."""
+    with torch.device("meta"):
+        want = sum(t.numel() for t in spec.build_model(cfg, artifacts).state_dict().values()
+                   if isinstance(t, torch.Tensor))  # fmt: skip
+    try:
+        with safe_open(str(weights), "pt") as f:
+            have = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118
+    except (SafetensorError, OSError):
+        return  # load_weights names the damaged file
+    if want != have:
+        raise UserError(
+            f"{weights}: holds {have:,} numbers, the model in {config} needs {want:,}; "
+            "the config and the weights do not belong together"
+        )
+
+
+def cfg_path(weights: Path) -> Path:
+    run = (
+        weights.parent
+        if weights.parent.name.startswith("checkpoint") is False
+        else weights.parent.parent
+    )
+    return run / CONFIG
+
+
 @dataclass
 class TrainedRun:
     """A run directory opened for use: its task, config, artifacts and model (best weights,
@@ -236,6 +268,7 @@ def open_run(run: str | Path, task: str | tuple[str, ...] | None = None) -> Trai
     spec = TASKS[cfg.task]
     weights = find_weights(run)
     artifacts = spec.load_artifacts(run, cfg)
+    _check_size(spec, cfg, artifacts, weights, run / CONFIG)
     model = spec.build_model(cfg, artifacts)
     load_weights(weights, model)
     model.eval()
