@@ -83,6 +83,8 @@ def test_the_tag_survives_safetensors_and_nesting(tmp_path) -> None:  # type: ig
     twin.load_state_dict(state, strict=True)
     x = torch.randn(5, 2, 3)
     torch.testing.assert_close(twin[1](x)[0], model[1](x)[0])
+    cast = {k: v.double() for k, v in state.items()}  # a whole state_dict cast to another dtype
+    twin.double().load_state_dict(cast, strict=True)
     wrong = nn.Sequential(nn.Linear(2, 3), rnnkit.GRU(3, 4))
     with pytest.raises(RuntimeError, match="GRU: the state_dict is for GRU"):
         wrong.load_state_dict(state)

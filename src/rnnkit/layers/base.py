@@ -16,9 +16,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.base import CellMath, State, Weights
-from ..initializers import Initializer
 from ..kernels import BACKENDS, SlowPathWarning
-from ..regularizers import Regularizer
 from .driver import SequenceModule
 from .params import TaggedFormulation, initializer, register_weights, regularizer, weight_options
 
@@ -43,6 +41,7 @@ class RecurrentLayer(TaggedFormulation, SequenceModule):
         kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer:
             Keras's penalties, summed by :meth:`regularization_loss`.
         device, dtype: where and how the parameters are made.
+        **options: the initialisers and regularisers above, and the sequence options.
     """
 
     def __init__(
@@ -51,29 +50,16 @@ class RecurrentLayer(TaggedFormulation, SequenceModule):
         *,
         bias: bool = True,
         learn_init: bool = False,
-        kernel_initializer: str | Initializer | None = None,
-        recurrent_initializer: str | Initializer | None = None,
-        bias_initializer: str | Initializer | None = None,
-        kernel_regularizer: str | Regularizer | None = None,
-        recurrent_regularizer: str | Regularizer | None = None,
-        bias_regularizer: str | Regularizer | None = None,
-        activity_regularizer: str | Regularizer | None = None,
         device: Any = None,
         dtype: torch.dtype | None = None,
-        **sequence_options: Any,
+        **options: Any,
     ) -> None:
-        super().__init__(cells, **sequence_options)
+        opts = dict(options)
+        weights = weight_options(opts)  # takes the initialiser and regulariser arguments
+        super().__init__(cells, **opts)
         self.bias = bias
         self.learn_init = learn_init
-        self.weight_options = weight_options(
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-        )
+        self.weight_options = weights
         self._activity_penalty: Tensor | None = None
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         D = self.num_directions

@@ -15,7 +15,6 @@ from torch import Tensor
 
 from ..activations import Activation, get_activation
 from ..cells import CellMath, ElmanMath, GRUMath, JordanMath, LSTMMath, State
-from ..initializers import Initializer
 from ..kernels import RunRequest, native_mode
 from ..kernels.native import NativeMode, native_cell_step
 from .inputs import check_step_input, shape_str
@@ -35,22 +34,15 @@ class CellModule(TaggedFormulation):
     state_names: ClassVar[tuple[str, ...]] = ("h",)
 
     def __init__(
-        self,
-        cell: CellMath,
-        bias: bool,
-        device: Any = None,
-        dtype: Any = None,
-        kernel_initializer: str | Initializer | None = None,
-        recurrent_initializer: str | Initializer | None = None,
-        bias_initializer: str | Initializer | None = None,
+        self, cell: CellMath, bias: bool, device: Any = None, dtype: Any = None, **options: Any
     ) -> None:
+        """``options``: ``kernel_initializer``, ``recurrent_initializer``, ``bias_initializer``."""
         super().__init__()
         self.bias = bias
-        self.weight_options = weight_options(
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-        )
+        opts = dict(options)
+        self.weight_options = weight_options(opts, allowed="initializer")
+        if opts:
+            raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(opts)}")
         self._build(cell, device=device, dtype=dtype)
 
     def _build(self, cell: CellMath, **factory: Any) -> None:

@@ -38,9 +38,6 @@ __all__ = [
 
 EXTRA_STATE = "_extra_state"  # torch's own key for a module's extra state
 
-InitSpec = str | Initializer | None
-RegSpec = str | Regularizer | None
-
 
 WeightOptions = dict[str, Any]
 """``{"kernel_initializer": ..., "recurrent_regularizer": ..., ...}``: the initialisers and
@@ -54,9 +51,14 @@ _OPTIONS = [
 ] + ["activity_regularizer"]
 
 
-def weight_options(**specs: InitSpec | RegSpec) -> WeightOptions:
-    """Check the names now (a bad one fails at construction) and keep them as given."""
-    opts = {name: specs.get(name) for name in _OPTIONS}
+def weight_options(
+    options: dict[str, Any], allowed: str = "initializer|regularizer"
+) -> WeightOptions:
+    """Take the initialiser and regulariser arguments out of ``options`` (the ones whose names end
+    as ``allowed`` says), check the names now (a bad one fails at construction), keep them as given.
+    """
+    ends = tuple("_" + end for end in allowed.split("|"))
+    opts = {name: options.pop(name, None) for name in _OPTIONS if name.endswith(ends)}
     for kind in ("kernel", "recurrent", "bias"):
         initializer(opts, kind)
         regularizer(opts, kind)
@@ -117,7 +119,11 @@ class TaggedFormulation(nn.Module):
         both. One without the tag (torch's, or saved before rnnkit wrote tags) is taken as is."""
         saved = state_dict.get(prefix + EXTRA_STATE)
         if saved is not None:
-            theirs = bytes(saved.tolist()).decode() if isinstance(saved, Tensor) else str(saved)
+            theirs = (  # the bytes survive a cast of the whole state_dict to float
+                bytes(int(b) for b in saved.tolist()).decode()
+                if isinstance(saved, Tensor)
+                else str(saved)
+            )
             ours = self._formulation_cell().formulation()
             if theirs != ours:
                 error_msgs.append(
