@@ -155,6 +155,22 @@ def test_keras2_file_means_slope_0_2(tmp_path: Path) -> None:
         f.attrs["keras_version"] = "2.15.0"
     assert describe(from_keras(path)).activations["recurrent_activation"] == "hard_sigmoid_keras2"
 
+    # a GRU from before Keras 2.1.3 has no reset_after in its config: the v1 form (False)
+    gru = keras.Sequential([keras.Input((None, I)), keras.layers.GRU(H, reset_after=False)])
+    path = tmp_path / "old_gru.h5"
+    gru.save(path)
+    with h5py.File(path, "r+") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        del cfg["config"]["layers"][-1]["config"]["reset_after"]
+        f.attrs["model_config"] = json.dumps(cfg)
+        f.attrs["keras_version"] = "2.1.2"
+    m = from_keras(path)
+    assert describe(m).options["reset_after"] is False
+    x = np.random.default_rng(5).normal(size=(2, 4, I)).astype(np.float32)
+    with torch.no_grad():
+        out, _ = m(torch.from_numpy(x))
+    np.testing.assert_allclose(out[:, -1].numpy(), _keras_out(gru, x)[0], atol=TOL, rtol=0)
+
 
 def test_bad_files_and_layers(tmp_path: Path) -> None:
     model = _model(tmp_path)

@@ -41,6 +41,9 @@ VARIANTS: dict[str, Any] = {
         I, H, recurrent_activation="hard_sigmoid_keras3", activation="relu", **k
     ),
     "lstm_identity_nobias": lambda **k: rnnkit.LSTM(I, H, activation="identity", bias=False, **k),
+    "lstm_hs2_identity": lambda **k: rnnkit.LSTM(  # different alpha/beta in one node
+        I, H, recurrent_activation="hard_sigmoid_keras2", activation="identity", **k
+    ),
     "lstm_cifg_softsign_scan": lambda **k: rnnkit.LSTM(
         I, H, coupled=True, peephole=True, recurrent_activation="softsign", **k
     ),
@@ -56,6 +59,9 @@ VARIANTS: dict[str, Any] = {
         recurrent_activation="hard_sigmoid_keras2",
         activation="softsign",
         **k,
+    ),
+    "gru_hs3_identity": lambda **k: rnnkit.GRU(
+        I, H, recurrent_activation="hard_sigmoid_keras3", activation="identity", **k
     ),
     "rnn_tanh": lambda **k: rnnkit.RNN(I, H, **k),
     "rnn_relu": lambda **k: rnnkit.RNN(I, H, nonlinearity="relu", **k),

@@ -80,7 +80,8 @@ def _major(version: Any, path: Path) -> int:
 def _layer_entries(config: Any, path: Path) -> tuple[str, list[dict[str, Any]]]:
     try:
         kind = config["class_name"]
-        layers = config["config"]["layers"]
+        inner = config["config"]
+        layers = inner if isinstance(inner, list) else inner["layers"]  # a list in Keras < 2.2
         assert isinstance(layers, list)
     except (KeyError, TypeError, AssertionError) as e:
         raise UserError(

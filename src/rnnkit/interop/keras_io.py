@@ -95,13 +95,14 @@ def _build(layer: KerasLayer) -> Any:
     if cls == "SimpleRNN":
         module: Any = layers.RNN(I, H, nonlinearity=act, **common)
     else:
-        rec = _act_from_keras(
-            cfg.get("recurrent_activation", "sigmoid"), "recurrent_activation", layer
-        )
+        rec_name = cfg.get(
+            "recurrent_activation", cfg.get("inner_activation", "sigmoid")
+        )  # Keras 1
+        rec = _act_from_keras(rec_name, "recurrent_activation", layer)
         if cls == "LSTM":
             module = layers.LSTM(I, H, activation=act, recurrent_activation=rec, **common)
         else:
-            after = bool(cfg.get("reset_after", True))
+            after = bool(cfg.get("reset_after", layer.keras_major >= 3))  # absent: Keras < 2.1.3
             module = layers.GRU(
                 I, H, reset_after=after, activation=act, recurrent_activation=rec, **common
             )
