@@ -145,3 +145,23 @@ def test_a_config_edited_to_a_huge_model_is_refused_before_allocating(
     assert main(["eval", str(run), "adding"]) == 2
     err = capsys.readouterr().err
     assert "model.safetensors: holds" in err and "do not belong together" in err
+
+
+def test_outputs_are_checked_before_work_and_read_only_runs_score(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "classify", "dinner", "--out", str(run), *TINY]) == 0
+    capsys.readouterr()
+    bad = str(tmp_path / "nodir" / "x.csv")
+    assert main(["predict", str(run), "dinner", "--output", bad]) == 2
+    assert "--output" in capsys.readouterr().err
+    assert main(["eval", str(run), "dinner", "--confusion", bad]) == 2
+    assert "--confusion" in capsys.readouterr().err
+    import rnnkit.cli.eval_seq as eval_seq
+
+    monkeypatch.setattr(eval_seq.os, "access", lambda *a: False)  # as for a read-only run
+    assert main(["eval", str(run), "dinner", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["confusion_png"] is None and "read-only" in out.err
+    assert not (run / "eval_confusion.png").exists()

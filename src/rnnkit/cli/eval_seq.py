@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from ..runs import check_writable
 from ..tasks import RunConfig
 from ..tasks.inputs import load_for_eval
 from ..tasks.sequence import open_sequence_run
@@ -33,6 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
+    if args.confusion:
+        check_writable(args.confusion, "--confusion")  # before any work
     run, task = open_sequence_run(args.run)
     kind = run.config.task
     loaded = load_for_eval(
@@ -45,10 +50,15 @@ def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
 
         assert task.enc.labels is not None
         png = Path(args.confusion) if args.confusion else run.path / "eval_confusion.png"
-        plot_confusion(
-            np.array(report["confusion"]), task.enc.labels.names, png, Path(args.data).name
-        )
-        report["confusion_png"] = str(png)
+        if args.confusion or os.access(run.path, os.W_OK):
+            plot_confusion(
+                np.array(report["confusion"]), task.enc.labels.names, png, Path(args.data).name
+            )
+            report["confusion_png"] = str(png)
+        else:  # a read-only run is scored all the same
+            print(f"rnnkit: note: {run.path} is read-only; no confusion matrix drawn (pass "
+                  "--confusion FILE.png to draw it elsewhere)", file=sys.stderr)  # fmt: skip
+            report["confusion_png"] = None
     if args.json:
         print(
             json.dumps(
@@ -73,5 +83,6 @@ def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
     width = max(len(n) for n in report["f1"])
     for name, f1 in report["f1"].items():
         print(f"    {name:<{width}}  F1 {'-' if f1 is None else f'{f1:.3f}'}")
-    print(f"  confusion matrix: {report['confusion_png']}")
+    if report["confusion_png"]:
+        print(f"  confusion matrix: {report['confusion_png']}")
     return 0

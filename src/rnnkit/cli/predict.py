@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..data.batching import IGNORE_INDEX
-from ..runs import atomic_write
+from ..runs import atomic_write, check_writable
 from ..tasks.base import SequenceTask
 from ..tasks.inputs import Loaded, load_for_eval
 from ..tasks.sequence import open_sequence_run
@@ -106,6 +106,8 @@ def _conll(task: SequenceTask, loaded: Loaded, outputs: np.ndarray) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output is not None:
+        check_writable(args.output)  # before any work
     model_run, task = open_sequence_run(args.run)
     loaded = load_for_eval(
         args.input, task.data_cfg, task.enc, labelled=False, policy=args.unknown_label
