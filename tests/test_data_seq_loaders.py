@@ -12,11 +12,11 @@ from rnnkit.data.batching import (
     IGNORE_INDEX,
     LabelMap,
     PaddedSet,
-    Vocab,
     pad_sequences,
     split_indices,
 )
 from rnnkit.data.conll import read_conll
+from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.data.tables import read_long_csv, read_npz, read_table, text_records
 from rnnkit.errors import UserError
 
@@ -160,9 +160,14 @@ def test_bad_conll(tmp_path: Path, text: str, match: str) -> None:
 
 
 def test_vocab_labels_padding_splits() -> None:
-    v = Vocab.build([["b", "a", "a"], ["c", "b", "a"]], min_count=2)
-    assert v.tokens == ["<pad>", "<unk>", "a", "b"]
-    assert Vocab.from_json(json.loads(json.dumps(v.to_json()))).tokens == v.tokens
+    docs = [["b", "a", "a"], ["c", "b", "a"]]
+    v = Vocabulary.from_tokens(
+        (t for d in docs for t in d), "word", min_count=2, specials=(PAD, UNK)
+    )
+    assert v.symbols == ["<pad>", "<unk>", "a", "b"]
+    assert Vocabulary.from_json(json.loads(json.dumps(v.to_json()))).symbols == v.symbols
+    old = Vocabulary.from_json(["a", "b"])  # a format-1 sequence run's vocab.json
+    assert old.symbols == v.symbols and old.pad_index == 0 and old.unk_index == 1
     m = LabelMap.build(["10", "2", "x", "2"], "f.csv")
     assert m.names == ["2", "10", "x"]
     with pytest.raises(UserError, match=r"f.csv: the labels have only one class \('a'\)"):
