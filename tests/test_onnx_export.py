@@ -231,3 +231,35 @@ def test_write_file_and_bad_inputs(tmp_path: Any) -> None:
 def test_opsets(opset: int) -> None:
     m = rnnkit.GRU(I, H, reset_after=False, bidirectional=True, num_layers=2)
     assert _compare(m, LENGTHS, True, opset=opset) <= TOL
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: rnnkit.LSTM(I, H, num_layers=2, bidirectional=True, peephole=True),
+        lambda: rnnkit.JordanRNN(I, H, 2, bidirectional=True),
+    ],
+)
+def test_one_graph_any_batch_and_time(make: Any) -> None:
+    """Batch and time are dynamic: one exported graph serves every size, all-empty rows too."""
+    m = make().eval()
+    _randomize(m, 7)
+    sess = _session(to_onnx(m, lengths=True, initial_state=True))
+    ins = [i.name for i in sess.get_inputs()]
+    for T_, lens in [(1, [1]), (7, [7, 3, 0, 7, 1]), (3, [0, 0])]:
+        B_ = len(lens)
+        x = torch.randn(T_, B_, I)
+        states = [torch.randn(m.num_layers * 2, B_, s) for s in describe_sizes(m)]
+        feeds = {"input": x.numpy(), "lengths": np.array(lens, dtype=np.int64)}
+        feeds |= {n: s.numpy() for n, s in zip(ins[2:], states, strict=True)}
+        got = sess.run(None, feeds)
+        with torch.no_grad():
+            out, h_n = m(x, tuple(states), lengths=torch.tensor(lens))
+        for a, w in zip(got, [out, *h_n], strict=True):
+            np.testing.assert_allclose(a, w.numpy(), atol=TOL, rtol=0)
+
+
+def describe_sizes(m: Any) -> tuple[int, ...]:
+    from rnnkit.interop.spec import describe
+
+    return describe(m).state_sizes
