@@ -16,8 +16,8 @@ from rnnkit.data.batching import (
     split_indices,
 )
 from rnnkit.data.conll import read_conll
-from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.data.tables import read_long_csv, read_npz, read_table, text_records
+from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import UserError
 
 
