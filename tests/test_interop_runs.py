@@ -84,6 +84,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "cifg",
         ),
         "regress": _train(tmp, "reg", "regress", tmp / "d.npz", "--cell", "jordan"),
+        "classify_last": _train(
+            tmp,
+            "cls2",
+            "classify",
+            tmp / "reviews.csv",
+            "--bidirectional",
+            "--num-layers",
+            "2",
+            "--cell",
+            "gru",
+        ),
         "tag": _train(
             tmp, "tag", "tag", tmp / "t.conll", "--cell", "gru-reset-before", "--bidirectional"
         ),
@@ -188,11 +199,30 @@ def test_text_run_to_keras(runs: dict[str, Path], tmp_path: Path) -> None:
         np.testing.assert_allclose(got, want.transpose(0, 1).numpy(), atol=TOL, rtol=0)
 
 
+@pytest.mark.parametrize("name", ["classify_last", "tag"])
+def test_sequence_run_to_keras(runs: dict[str, Path], tmp_path: Path, name: str) -> None:
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("Keras runs on its torch backend here")
+    out = tmp_path / f"{name}.keras"
+    assert main(["export", str(runs[name]), "--format", "keras", "--out", str(out)]) == 0
+    run = open_run(runs[name])
+    V = len(run.artifacts.vocab)
+    ids = torch.randint(1, V, (4, 6), generator=torch.Generator().manual_seed(4))
+    lens = _lengths(4, 6)
+    ids[torch.arange(6)[None, :] >= lens[:, None]] = 0  # padding: what Keras masks
+    with torch.no_grad():
+        want = run.model(ids, lens)
+    got = keras.ops.convert_to_numpy(keras.saving.load_model(out)(ids.numpy()))
+    np.testing.assert_allclose(got, want.numpy(), atol=TOL, rtol=0)
+
+
 def test_bad_input(
     runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cases = [
-        ([str(runs["classify"]), "--format", "keras"], "text runs only"),
+        ([str(runs["classify"]), "--format", "keras"], "pooling 'max'"),
+        ([str(runs["regress"]), "--format", "keras"], "numeric features"),
         ([str(runs["classify"]), "--format", "onnx", "--step"], "--step"),
         ([str(runs["text"]), "--format", "keras"], "peephole=True"),
         ([str(tmp_path / "nowhere"), "--format", "onnx"], "nowhere"),

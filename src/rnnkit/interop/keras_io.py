@@ -286,7 +286,14 @@ def save_keras(
         tmp.unlink(missing_ok=True)
 
 
-def to_keras(module: Any, path: str | Path | None = None, *, return_state: bool = True) -> Any:
+def to_keras(
+    module: Any,
+    path: str | Path | None = None,
+    *,
+    return_state: bool = True,
+    return_sequences: bool = True,
+    **layer_options: Any,
+) -> Any:
     """An rnnkit ``LSTM``/``GRU``/``RNN`` as a built Keras 3 layer with the same numbers.
 
     One layer gives ``keras.layers.LSTM`` (``GRU``, ``SimpleRNN``; wrapped in ``Bidirectional``
@@ -297,6 +304,8 @@ def to_keras(module: Any, path: str | Path | None = None, *, return_state: bool 
         module: the rnnkit layer.
         path: also save it as a ``.keras`` model file (input ``(batch, time, I)``).
         return_state: a single layer also returns its final states (as Keras orders them).
+        return_sequences: for the last layer (earlier layers always return sequences).
+        layer_options: more Keras arguments for every layer (``zero_output_for_mask=True`` ...).
 
     Raises:
         UserError: an option Keras 3 cannot express (peephole, coupled, proj_size, learn_init,
@@ -317,9 +326,10 @@ def to_keras(module: Any, path: str | Path | None = None, *, return_state: bool 
     for l in range(spec.num_layers):
         layer = cls(
             spec.hidden_size,
-            return_sequences=True,
+            return_sequences=return_sequences or l < spec.num_layers - 1,
             return_state=return_state and spec.num_layers == 1,
             **opts,
+            **layer_options,
         )
         if spec.num_directions == 2:
             layer = keras.layers.Bidirectional(layer, merge_mode="concat")

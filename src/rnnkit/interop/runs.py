@@ -4,8 +4,9 @@ The run is opened the one way every command opens it (:func:`rnnkit.tasks.open_r
 artifacts, best weights, eval mode). ONNX takes text runs (the language model whole, or one step
 with ``step=True``) and classify / regress / tag runs (scalers folded in); the run's vocabulary and
 label names go into the model's ``metadata_props`` (``rnnkit.vocab``, ``rnnkit.labels``) so a
-deployment can map symbols without the run directory. Keras takes text runs whose layer Keras can
-express: ``Embedding`` (an identity matrix for a one-hot run) -> recurrent layers -> ``Dense``.
+deployment can map symbols without the run directory. Keras takes text runs (``Embedding``, an
+identity matrix for a one-hot run, -> recurrent layers -> ``Dense``) and token classify / regress /
+tag runs (masked by padding id 0), where Keras can express the layer.
 """
 
 from __future__ import annotations
@@ -58,6 +59,56 @@ def keras_text_model(lm: Any, path: str | Path) -> Any:
     return stack
 
 
+def keras_sequence_model(model: Any, enc: Any, path: str | Path) -> Any:
+    """A classify / regress / tag model over token ids as a Keras 3 model saved at ``path``.
+
+    ``Embedding(mask_zero=True)`` marks padding (id 0, which no real token has) and the recurrent
+    layers take ``zero_output_for_mask=True``: masked steps keep the state and output 0, as
+    rnnkit's lengths do, and Keras's backward direction skips the padding it meets first.
+    Pooling ``last`` is the last layer's final output (both directions); ``mean`` is
+    ``GlobalAveragePooling1D`` over the mask.
+    """
+    import keras
+
+    from ..models import SequenceRegressor, SequenceTagger
+    from ..models.classifier import pool_last, pool_mean
+    from .keras_io import save_keras, to_keras
+
+    emb = model.encoder.embedding
+    if emb is None:
+        raise UserError("--format keras: a run on numeric features cannot be exported exactly: "
+                        "Keras masks padding by value, not by length; use --format onnx")  # fmt: skip
+    pool = None if isinstance(model, SequenceTagger) else model.pool
+    if pool not in (None, pool_last, pool_mean):
+        raise UserError("--format keras: pooling 'max' has no masked Keras layer "
+                        "(GlobalMaxPooling1D ignores the mask); use --format onnx")  # fmt: skip
+    rnn = to_keras(
+        model.encoder.layer,
+        return_state=False,
+        return_sequences=pool is not pool_last,
+        zero_output_for_mask=True,
+    )
+    weight = emb.weight.detach().float().numpy()
+    embed = keras.layers.Embedding(*weight.shape, mask_zero=True)
+    embed.build((None, None))
+    embed.set_weights([weight])
+    head = keras.layers.Dense(model.head.out_features)
+    head.build((None, model.head.in_features))
+    head.set_weights(
+        [model.head.weight.detach().float().numpy().T, model.head.bias.detach().float().numpy()]
+    )
+    recurrent = rnn.layers if isinstance(rnn, keras.Sequential) else [rnn]
+    layers = [keras.Input((None,), dtype="int64"), embed, *recurrent]
+    if pool is pool_mean:
+        layers.append(keras.layers.GlobalAveragePooling1D())
+    layers.append(head)
+    if isinstance(model, SequenceRegressor):  # back to the target's units
+        layers.append(keras.layers.Rescaling(float(enc.target_std), float(enc.target_mean)))
+    stack = keras.Sequential(layers)
+    save_keras(stack, (None,), path, dtype="int64")
+    return stack
+
+
 def export_run(
     run: str | Path, fmt: str, out: str | Path, *, step: bool = False, opset: int | None = None
 ) -> str:
@@ -73,16 +124,17 @@ def export_run(
     opened = open_run(run)
     task = opened.config.task
     if fmt == "keras":
-        if task != "text":
+        if task not in ("text", *SEQUENCE_TASKS):
             raise UserError(
-                f"--format keras: exports text runs only; {run} is a {task} run (use --format onnx)"
+                f"--format keras: {run} is a {task} run; text, {', '.join(SEQUENCE_TASKS)} runs only"
             )
         if step:
-            raise UserError(
-                "--step: a Keras text model is its own step (call it on one symbol with stateful layers); use --format onnx"
-            )
-        keras_text_model(opened.model, out)
-        return f"wrote {out} (Keras 3: ids (batch, time) -> logits (batch, time, vocab))"
+            raise UserError("--step: the one-step graph is ONNX only; use --format onnx")
+        if task == "text":
+            keras_text_model(opened.model, out)
+            return f"wrote {out} (Keras 3: ids (batch, time) -> logits (batch, time, vocab))"
+        keras_sequence_model(opened.model, opened.artifacts, out)
+        return f"wrote {out} (Keras 3: ids (batch, time), 0 = padding -> the {task} head)"
     from .onnx_export import DEFAULT_OPSET
     from .onnx_models import model_to_onnx
 
