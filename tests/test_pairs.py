@@ -87,10 +87,10 @@ def test_length_filter_counts_what_it_drops() -> None:
 def test_vocab_specials_and_batches_padded_with_pad() -> None:
     pairs = Pairs(["ab", "abc"], ["x", "xyz"], ["1", "2"])
     sv, tv = build_pair_vocab(pairs.sources, "char"), build_pair_vocab(pairs.targets, "char")
-    assert sv.symbols[:4] == ["<unk>", "<pad>", "<s>", "</s>"]
+    assert sv.symbols[:4] == ["<pad>", "<unk>", "<s>", "</s>"]
     ps = PairSet(pairs, sv, tv)
     b = ps.batch([0, 1])
-    pad, bos, eos = 1, 2, 3
+    pad, bos, eos = 0, 2, 3
     assert b.src_lengths.tolist() == [2, 3] and b.src[0, 2].item() == pad
     assert b.tgt_lengths.tolist() == [2, 4]
     assert b.tgt_in[:, 0].tolist() == [bos, bos] and b.tgt_in[0, 2:].tolist() == [pad, pad]

@@ -10,7 +10,7 @@ from rnnkit.decoding import beam_search, greedy_decode, translate_ids
 from rnnkit.errors import UserError
 from rnnkit.models.seq2seq import Seq2Seq, make_attention, seq2seq_loss
 
-PAD, BOS, EOS = 1, 2, 3
+PAD, BOS, EOS = 0, 2, 3
 ATTN = ["bahdanau", "luong-dot", "luong-general", "none"]
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

@@ -7,19 +7,20 @@ from pathlib import Path
 import pytest
 import torch
 
-import rnnkit
+from rnnkit.config import ConfigError
 from rnnkit.data.pairs import PairSet, build_pair_vocab
 from rnnkit.errors import UserError
 from rnnkit.models.seq2seq import Seq2Seq
+from rnnkit.tasks.layer import LayerConfig
 from rnnkit.tasks.translate import (
-    TranslateConfig,
-    TranslateTask,
-    build_seq2seq,
+    TranslateData,
+    TranslateModel,
+    build_encoder_decoder,
     default_level,
     load_pair_data,
-    truth_probability,
 )
 from rnnkit.tasks.translate_metrics import by_length, corpus_scores, magnitude_errors
+from rnnkit.tasks.translate_train import TranslateTask, max_output_length, truth_probability
 from rnnkit.train.checkpoint import load_weights
 from rnnkit.train.trainer import TrainConfig, Trainer, seed_everything
 from rnnkit.viz.attention import plot_attention, plot_by_length
@@ -27,21 +28,23 @@ from rnnkit.viz.attention import plot_attention, plot_by_length
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
-def setup(cfg: TranslateConfig, data: str = "reverse") -> tuple[Seq2Seq, TranslateTask]:
+def setup(m: TranslateModel, data: str = "reverse") -> tuple[Seq2Seq, TranslateTask]:
     seed_everything(0)
-    level = default_level(data, cfg)
-    pd = load_pair_data(data, cfg, level, seed=0, train_size=200)
+    d = TranslateData(train_size=200)
+    level = default_level(data, "auto")
+    pd = load_pair_data(data, d, seed=0)
     pd.val = pd.val.subset(range(20))
     sv, tv = build_pair_vocab(pd.train.sources, level), build_pair_vocab(pd.train.targets, level)
-    model = build_seq2seq(lambda i: rnnkit.GRU(i, 8, bidirectional=True, batch_first=True),
-                          lambda i: rnnkit.LSTM(i, 8), 8, cfg, sv, tv)  # fmt: skip
-    return model, TranslateTask(PairSet(pd.train, sv, tv), PairSet(pd.val, sv, tv), cfg, 0)
+    layer = LayerConfig(cell="gru", hidden_size=8, num_layers=1)
+    model = build_encoder_decoder(layer, m, len(sv), len(tv))
+    train = PairSet(pd.train, sv, tv)
+    task = TranslateTask(train, PairSet(pd.val, sv, tv), m, 16, max_output_length(train), 10, 0)
+    return model, task
 
 
 def train(run: Path, steps: int, resume: bool = False, lr: float = 2e-3, data: str = "reverse",
           **kw: object) -> Trainer:  # fmt: skip
-    cfg = TranslateConfig(embedding=6, batch_size=16, eval_sentences=10, **kw)  # type: ignore[arg-type]
-    model, task = setup(cfg, data)
+    model, task = setup(TranslateModel(embedding=6, **kw), data)  # type: ignore[arg-type]
     run.mkdir(exist_ok=True)
     tc = TrainConfig(lr=lr, max_steps=steps, eval_every=0, checkpoint_every=2, log_every=1,
                      schedule="constant")  # fmt: skip
@@ -51,7 +54,7 @@ def train(run: Path, steps: int, resume: bool = False, lr: float = 2e-3, data: s
 
 
 def test_training_lowers_the_loss_and_reports_exact_match(tmp_path: Path) -> None:
-    model, task = setup(TranslateConfig(embedding=6, batch_size=16, eval_sentences=10), "dates")
+    model, task = setup(TranslateModel(embedding=6), "dates")
     with torch.no_grad():
         before = task.evaluate(model.eval())["val_loss"]
     t = train(tmp_path / "a", 30, lr=1e-2, data="dates")
@@ -71,38 +74,38 @@ def test_resume_is_exact(tmp_path: Path, kw: dict[str, object]) -> None:
 
 
 def test_truth_probability_schedules() -> None:
-    lin = TranslateConfig(scheduled_sampling="linear", sampling_k=100)
+    lin = TranslateModel(scheduled_sampling="linear", sampling_k=100)
     assert [truth_probability(lin, s) for s in (0, 50, 200)] == [1.0, 0.5, 0.0]
-    exp = TranslateConfig(scheduled_sampling="exponential", sampling_k=0.5, sampling_floor=0.2)
+    exp = TranslateModel(scheduled_sampling="exponential", sampling_k=0.5, sampling_floor=0.2)
     assert [truth_probability(exp, s) for s in (0, 1, 10)] == [1.0, 0.5, 0.2]
-    assert truth_probability(TranslateConfig(teacher_forcing=0.75), 99) == 0.75
+    assert truth_probability(TranslateModel(teacher_forcing=0.75), 99) == 0.75
 
 
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"attention": "luong"}, "--attention must be"),
-        ({"scheduled_sampling": "exponential", "sampling_k": 2.0}, "--sampling-k 2.0"),
-        ({"teacher_forcing": 1.5}, "--teacher-forcing"),
+        ({"attention": "luong"}, "attention 'luong' is unknown"),
+        ({"scheduled_sampling": "exponential", "sampling_k": 2.0}, "sampling_k must be below 1"),
+        ({"teacher_forcing": 1.5}, "teacher_forcing must be in"),
     ],
 )
 def test_bad_settings(kw: dict[str, object], message: str) -> None:
-    with pytest.raises(UserError, match=message):
-        TranslateConfig(**kw)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=message):
+        TranslateModel(**kw)  # type: ignore[arg-type]
 
 
 def test_data_resolution_errors(tmp_path: Path) -> None:
-    cfg = TranslateConfig()
+    d = TranslateData()
     with pytest.raises(UserError, match="no such file, nor a built-in set"):
-        load_pair_data(str(tmp_path / "x.tsv"), cfg, "word", 0)
+        load_pair_data(str(tmp_path / "x.tsv"), d, 0)
     f = tmp_path / "few.tsv"
     f.write_text("a\tb\n" * 5)
     with pytest.raises(UserError, match="at least 20"):
-        load_pair_data(str(f), cfg, "word", 0)
+        load_pair_data(str(f), d, 0)
     f.write_text("a b c d\tb\n" * 40)
     with pytest.raises(UserError, match="every pair is longer than --max-length 2"):
-        load_pair_data(str(f), TranslateConfig(max_length=2), "word", 0)
-    assert default_level("dates", cfg) == "char" and default_level("reverse", cfg) == "word"
+        load_pair_data(str(f), TranslateData(max_length=2), 0)
+    assert default_level("dates", "auto") == "char" and default_level("reverse", "auto") == "word"
 
 
 def test_scores_with_sacrebleu_signature() -> None:

@@ -26,6 +26,8 @@ EVALUATORS: dict[str, str] = {
     "classify": "eval_seq",
     "regress": "eval_seq",
     "tag": "eval_seq",
+    "translate": "translate",
+    "forecast": "eval_forecast",
 }
 
 

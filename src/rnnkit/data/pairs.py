@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import json
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ import torch
 from torch import Tensor
 
 from ..errors import UserError
-from .vocab import UNK, Level, Vocabulary, tokenize
+from .vocab import BOS, EOS, PAD, UNK, Level, Vocabulary, tokenize
 
 __all__ = [
     "BOS",
@@ -52,8 +51,7 @@ __all__ = [
     "read_pairs",
 ]
 
-PAD, BOS, EOS = "<pad>", "<s>", "</s>"
-SPECIALS = (UNK, PAD, BOS, EOS)
+SPECIALS = (PAD, UNK, BOS, EOS)  # <pad> = 0, the embeddings' padding index
 
 
 @dataclass
@@ -198,18 +196,14 @@ def filter_length(pairs: Pairs, level: Level, max_length: int) -> tuple[Pairs, i
 def build_pair_vocab(
     texts: Iterable[str], level: Level, max_size: int = 0, min_count: int = 1
 ) -> Vocabulary:
-    """A vocabulary with ``<unk>``, ``<pad>``, ``<s>``, ``</s>`` first, then the symbols of
+    """A vocabulary with ``<pad>``, ``<unk>``, ``<s>``, ``</s>`` first, then the symbols of
     ``texts`` by frequency (ties alphabetically); ``max_size`` counts the specials.
 
     >>> build_pair_vocab(["abba"], "char").symbols
-    ['<unk>', '<pad>', '<s>', '</s>', 'a', 'b']
+    ['<pad>', '<unk>', '<s>', '</s>', 'a', 'b']
     """
-    counts = Counter(s for t in texts for s in tokenize(t, level))
-    kept = sorted((s for s, c in counts.items() if c >= min_count and s not in SPECIALS),
-                  key=lambda s: (-counts[s], s))  # fmt: skip
-    if max_size:
-        kept = kept[: max(0, max_size - len(SPECIALS))]
-    return Vocabulary([*SPECIALS, *kept], level)
+    tokens = (s for t in texts for s in tokenize(t, level))
+    return Vocabulary.from_tokens(tokens, level, max_size, min_count, specials=SPECIALS)
 
 
 def special_ids(vocab: Vocabulary) -> tuple[int, int, int]:
@@ -248,7 +242,7 @@ class PairSet:
     >>> sv, tv = build_pair_vocab(pairs.sources, "char"), build_pair_vocab(pairs.targets, "char")
     >>> b = PairSet(pairs, sv, tv).batch([0, 1])
     >>> b.src.tolist(), b.tgt_in.tolist(), b.tgt_out.tolist()
-    ([[5, 4], [4, 1]], [[2, 5, 4], [2, 4, 1]], [[5, 4, 3], [4, 3, 1]])
+    ([[5, 4], [4, 0]], [[2, 5, 4], [2, 4, 0]], [[5, 4, 3], [4, 3, 0]])
     """
 
     def __init__(self, pairs: Pairs, src_vocab: Vocabulary, tgt_vocab: Vocabulary) -> None:

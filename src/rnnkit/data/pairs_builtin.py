@@ -208,10 +208,10 @@ def _dates_set(rng: np.random.Generator, size: int) -> BuiltinPairs:
     return BuiltinPairs(
         "dates",
         _dates(rng, size, False, seen),
-        _dates(rng, 1000, True, seen),
+        _dates(rng, min(1000, size), True, seen),
         {
-            "test": _dates(rng, 2000, True, seen),
-            "test-heldout": _dates(rng, 2000, True, list(HELD_OUT_FORMATS)),
+            "test": _dates(rng, min(2000, size), True, seen),
+            "test-heldout": _dates(rng, min(2000, size), True, list(HELD_OUT_FORMATS)),
         },
     )
 
@@ -234,8 +234,8 @@ def _numbers_set(rng: np.random.Generator, size: int) -> BuiltinPairs:
     return BuiltinPairs(
         "numbers",
         _numbers(rng, size, False),
-        _numbers(rng, 1000, True),
-        {"test": _numbers(rng, 2000, True)},
+        _numbers(rng, min(1000, size), True),
+        {"test": _numbers(rng, min(2000, size), True)},
     )
 
 
@@ -268,7 +268,8 @@ def _relabel(p: Pairs, name: str, split: str) -> Pairs:
 
 
 def builtin_pairs(name: str, seed: int = 0, train_size: int = 0) -> BuiltinPairs:
-    """Generate the built-in set ``name`` (``train_size`` 0: the default size).
+    """Generate the built-in set ``name`` (``train_size`` 0: the default size; the validation and
+    test splits have 1,000 and 2,000 pairs (``reverse``: 1,000), or ``train_size`` if fewer).
 
     >>> d = builtin_pairs("dates", train_size=3)
     >>> len(d.train), sorted(d.tests), d.train.targets[0][4]

@@ -211,8 +211,8 @@ class Seq2Seq(nn.Module):
         *,
         attention: Attention | None = None,
         input_feeding: bool = True,
-        src_pad: int = 1,
-        tgt_pad: int = 1,
+        src_pad: int = 0,
+        tgt_pad: int = 0,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()

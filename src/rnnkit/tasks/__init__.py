@@ -21,9 +21,12 @@ from .sequence import CLASSIFY, REGRESS, TAG
 from .spec import FORMAT_VERSION, Prepared, RunConfig, TaskSpec
 from .tag import TagTask
 from .text import TEXT, TextTask
+from .translate import TRANSLATE
 
 # Every task, by its name on the command line and in config.json, in `rnnkit train --help` order.
-TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (TEXT, CLASSIFY, REGRESS, TAG, FORECAST)}
+TASKS: dict[str, TaskSpec] = {
+    spec.name: spec for spec in (TEXT, CLASSIFY, REGRESS, TAG, FORECAST, TRANSLATE)
+}
 
 __all__ = [
     "CELLS",

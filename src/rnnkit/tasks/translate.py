@@ -27,8 +27,15 @@ import numpy as np
 from torch import nn
 
 from ..config import ConfigError, check, option
-from ..data.pairs import Pairs, PairSet, build_pair_vocab, clean, filter_length, read_pairs
-from ..data.pairs import PairOptions
+from ..data.pairs import (
+    PairOptions,
+    Pairs,
+    PairSet,
+    build_pair_vocab,
+    clean,
+    filter_length,
+    read_pairs,
+)
 from ..data.pairs_builtin import BUILTIN_PAIRS, builtin_pairs
 from ..data.vocab import Level, Vocabulary
 from ..decoding import Hypothesis, translate_ids
@@ -188,9 +195,18 @@ class TranslateArtifacts:
     val: PairSet | None = None
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)
+
+
 def _write_tsv(path: Path, pairs: Pairs) -> None:
     text = "".join(f"{s}\t{t}\n" for s, t in zip(pairs.sources, pairs.targets, strict=True))
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_text(path, text)
 
 
 class TranslateSpec(TaskSpec):
