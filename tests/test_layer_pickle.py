@@ -84,3 +84,28 @@ def test_stateful_carry_and_options_survive_the_round_trip() -> None:
     torch.testing.assert_close(twin(x)[0], gru(x)[0])  # both continue from the carried state
     twin.reset_parameters()  # the initialiser is resolved again by name
     assert twin.regularization_loss() > 0
+
+
+def test_a_layer_pickled_by_rnnkit_0_1_still_loads() -> None:
+    """0.1 pickled resolved initialiser functions and parameter names without their kinds."""
+    from rnnkit.initializers import orthogonal, uniform
+
+    lstm = rnnkit.LSTM(3, 4, kernel_initializer="orthogonal", kernel_regularizer=rnnkit.L2(0.1))
+    state = dict(lstm.__getstate__())
+    state.pop("weight_options")
+    state["_kinds"] = {full: kind for per in state["_names"] for n in per for _, full, kind in n}
+    state["_names"] = [[[(b, f) for b, f, _ in n] for n in per] for per in state["_names"]]
+    state["_inits"] = {"kernel": orthogonal, "recurrent": uniform, "bias": uniform}
+    state["_regs"] = {"kernel": rnnkit.L2(0.1), "recurrent": None, "bias": None}
+    state["_activity_reg"], state["_carry"], state["_reset_rows"] = None, None, None
+    del state["_carried"]
+    old = rnnkit.LSTM.__new__(rnnkit.LSTM)
+    old.__setstate__(state)
+    x = torch.randn(5, 2, 3)
+    torch.testing.assert_close(old(x)[0], lstm(x)[0])
+    assert old.weight_options["kernel_initializer"] == "orthogonal"  # a name again
+    torch.testing.assert_close(old.regularization_loss(), lstm.regularization_loss())
+    f = io.BytesIO()
+    torch.save(old, f)
+    f.seek(0)
+    torch.load(f, weights_only=True)

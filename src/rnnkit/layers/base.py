@@ -18,7 +18,14 @@ from torch.nn.utils.rnn import PackedSequence
 from ..cells.base import CellMath, State, Weights
 from ..kernels import BACKENDS, SlowPathWarning
 from .driver import SequenceModule
-from .params import TaggedFormulation, initializer, register_weights, regularizer, weight_options
+from .params import (
+    TaggedFormulation,
+    initializer,
+    initializer_spec,
+    register_weights,
+    regularizer,
+    weight_options,
+)
 
 __all__ = ["BACKENDS", "RecurrentLayer", "SlowPathWarning"]
 
@@ -142,6 +149,25 @@ class RecurrentLayer(TaggedFormulation, SequenceModule):
         state = super().__getstate__()
         state["_activity_penalty"] = None  # part of the last forward's graph, not of the layer
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_kinds" in state:  # pickled by rnnkit 0.1: resolved functions, names without kinds
+            state = dict(state)
+            kinds, inits, regs = state.pop("_kinds"), state.pop("_inits"), state.pop("_regs")
+            state["_names"] = [
+                [[(base, full, kinds[full]) for base, full in names] for names in per_dir]
+                for per_dir in state["_names"]
+            ]
+            state["weight_options"] = {
+                **{
+                    f"{k}_initializer": initializer_spec(inits[k])
+                    for k in ("kernel", "recurrent", "bias")
+                },
+                **{f"{k}_regularizer": regs[k] for k in ("kernel", "recurrent", "bias")},
+                "activity_regularizer": state.pop("_activity_reg"),
+            }
+            state["_carried"] = (state.pop("_carry"), state.pop("_reset_rows"))
+        super().__setstate__(state)
 
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}"]

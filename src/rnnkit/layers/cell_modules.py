@@ -18,7 +18,13 @@ from ..cells import CellMath, ElmanMath, GRUMath, JordanMath, LSTMMath, State
 from ..kernels import RunRequest, native_mode
 from ..kernels.native import NativeMode, native_cell_step
 from .inputs import check_step_input, shape_str
-from .params import TaggedFormulation, initializer, register_weights, weight_options
+from .params import (
+    TaggedFormulation,
+    initializer,
+    initializer_spec,
+    register_weights,
+    weight_options,
+)
 
 __all__ = ["CellModule", "GRUCell", "JordanCell", "LSTMCell", "RNNCell"]
 
@@ -66,6 +72,16 @@ class CellModule(TaggedFormulation):
             dtype=like.dtype,
         )
         return twin
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_inits" in state:  # pickled by rnnkit 0.1, with resolved initialiser functions
+            state = dict(state)
+            inits = state.pop("_inits")
+            state["weight_options"] = {
+                f"{k}_initializer": initializer_spec(inits[k])
+                for k in ("kernel", "recurrent", "bias")
+            }
+        super().__setstate__(state)
 
     def reset_parameters(self) -> None:
         with torch.no_grad():

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cells.base import CellMath, WeightKind
-from ..initializers import Initializer, get_initializer
+from ..initializers import INITIALIZERS, Initializer, get_initializer
 from ..regularizers import Regularizer, get_regularizer
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "TaggedFormulation",
     "WeightOptions",
     "initializer",
+    "initializer_spec",
     "register_weights",
     "regularizer",
     "weight_options",
@@ -64,6 +65,11 @@ def weight_options(
         regularizer(opts, kind)
     regularizer(opts, "activity")
     return opts
+
+
+def initializer_spec(fn: Initializer) -> str | Initializer:
+    """A resolved initialiser back to its name when it has one (for pickles of rnnkit 0.1)."""
+    return next((name for name, known in INITIALIZERS.items() if known is fn), fn)
 
 
 def initializer(opts: WeightOptions, kind: WeightKind) -> Initializer:
