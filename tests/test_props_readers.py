@@ -43,6 +43,7 @@ from rnnkit.train.checkpoint import (
 SETTINGS = settings(
     max_examples=100,
     deadline=None,
+    database=None,  # no .hypothesis/ directory in the checkout
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 

@@ -173,8 +173,8 @@ def tiny_npz(path: Path) -> Path:
 
 
 def train_classify(data: Path, run: Path, *flags: str) -> list[str]:
-    argv = ["train", "classify", str(data), "--out", str(run), "--hidden", "4", "--embedding"]
-    return [*argv, "4", "--batch", "4", "--eval-every", "2", *flags]
+    argv = ["train", "classify", str(data), "--out", str(run), "--hidden-size", "4"]
+    return [*argv, "--embedding", "4", "--batch-size", "4", "--eval-every", "2", *flags]
 
 
 def test_two_resumes_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -371,6 +371,18 @@ def test_check_writable_names_the_option_and_the_path(tmp_path: Path) -> None:
         check_writable(tmp_path / "f" / "x", "--out")
 
 
+def test_predict_into_a_missing_directory_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tiny_npz(tmp_path / "d.npz")
+    assert main(train_classify(data, tmp_path / "run", "--max-steps", "1")) == 0
+    capsys.readouterr()
+    out = tmp_path / "nodir" / "x.csv"
+    assert main(["predict", str(tmp_path / "run"), str(data), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"rnnkit: error: --output {out}: the directory {out.parent} does not exist\n"
+
+
 # ----- 5. a reader that stops reading ------------------------------------------------------------
 
 
@@ -379,8 +391,9 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("text")
     (base / "c.txt").write_text("the quick brown fox jumps over the lazy dog. " * 30)
     run = base / "run"
-    argv = ["train", "text", str(base / "c.txt"), "--out", str(run), "--hidden", "8"]
-    argv += ["--layers", "1", "--embed", "4", "--seq-len", "8", "--batch", "2", "--quiet"]
+    argv = ["train", "text", str(base / "c.txt"), "--out", str(run), "--hidden-size", "8"]
+    argv += ["--num-layers", "1", "--embedding", "4", "--seq-len", "8", "--batch-size", "2"]
+    argv += ["--quiet"]
     argv += ["--max-steps", "2", "--eval-every", "2"]
     assert main(argv) == 0
     return run

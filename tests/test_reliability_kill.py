@@ -95,8 +95,17 @@ def test_sigkill_during_checkpoint_saves_then_resume_and_load(
     data = tmp_path / "d.npz"
     np.savez(data, X=X, y=(X[:, :, 0].sum(1) > 0).astype(np.int64))
     run = tmp_path / "run"
-    argv = ["train", "classify", str(data), "--out", str(run), "--hidden", "4", "--embedding"]
-    argv += ["4", "--batch", "4", "--eval-every", "3", "--checkpoint-every", "1"]
+    argv = ["train", "classify", str(data), "--out", str(run), "--hidden-size", "4"]
+    argv += [
+        "--embedding",
+        "4",
+        "--batch-size",
+        "4",
+        "--eval-every",
+        "3",
+        "--checkpoint-every",
+        "1",
+    ]
     steps = []
     for k in range(4):
         resume = ["--resume"] if k else []
