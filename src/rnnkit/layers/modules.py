@@ -13,6 +13,20 @@ variants as keyword arguments. Options shared by all (see :class:`RecurrentLayer
   ``"native"`` or ``"fused"`` (that kernel, or an error naming the option it cannot run), or
   ``"reference"`` (the cell stepped in a Python loop, differentiated by autograd);
 * Keras's ``kernel_/recurrent_/bias_initializer`` and ``kernel_/recurrent_/bias_/activity_regularizer``.
+
+``forward(input, hx=None, lengths=None, *, return_states=False, return_gates=False)`` returns
+torch's ``(output, h_n)``, then every step's states and every step's gates when asked (see
+:meth:`~rnnkit.layers.driver.SequenceModule.forward`). A variant that computes something else from
+torch-shaped weights (``GRU(reset_after=False)``, other activations) tags its ``state_dict``
+(:mod:`rnnkit.layers.params`); a whole pickled layer loads with ``torch.load(f, weights_only=True)``.
+To run a single-step cell (``LSTMCell(..., peephole=True)``) over sequences, see
+:class:`~rnnkit.layers.Recurrent`.
+
+>>> import torch
+>>> lstm = LSTM(3, 5, coupled=True)
+>>> out, (h_n, c_n), gates = lstm(torch.randn(7, 4, 3), return_gates=True)
+>>> sorted(gates), tuple(gates["f"].shape)  # (L*D, T, B, H); CIFG's i is 1 - f
+(['f', 'g', 'i', 'o'], (1, 7, 4, 5))
 """
 
 from __future__ import annotations
