@@ -48,6 +48,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             w.writerow(
                 [f"a {'good' if i % 2 else 'bad'} film" + " x" * (i % 3), "pos" if i % 2 else "neg"]
             )
+    with open(tmp / "scores.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(24):
+            w.writerow([f"a {'good' if i % 2 else 'bad'} film" + " x" * (i % 3), 3 + i % 2 * 4])
     X = np.random.default_rng(0).normal(size=(24, 5, 2)).astype(np.float32)
     np.savez(tmp / "d.npz", X=X, lengths=np.full(24, 5) - np.arange(24) % 3, y=X[:, 0, 0] * 3 + 1)
     words = ["the\tO", "dog\tB-ANIMAL", "cat\tB-ANIMAL", "runs\tO"]
@@ -94,6 +99,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "2",
             "--cell",
             "gru",
+        ),
+        "regress_text": _train(
+            tmp, "reg2", "regress", tmp / "scores.csv", "--pooling", "mean", "--cell", "lstm"
         ),
         "tag": _train(
             tmp, "tag", "tag", tmp / "t.conll", "--cell", "gru-reset-before", "--bidirectional"
@@ -150,7 +158,7 @@ def _lengths(B: int, T: int) -> torch.Tensor:
 
 
 def test_classify_and_tag_runs(runs: dict[str, Path], tmp_path: Path) -> None:
-    for name in ("classify", "tag"):
+    for name in ("classify", "regress_text", "tag"):
         run = open_run(runs[name])
         V = len(run.artifacts.vocab)
         ids = torch.randint(1, V, (4, 6), generator=torch.Generator().manual_seed(1))
@@ -160,9 +168,12 @@ def test_classify_and_tag_runs(runs: dict[str, Path], tmp_path: Path) -> None:
         sess = _session(tmp_path / f"{name}.onnx")
         with torch.no_grad():
             want = run.model(ids, lens)
+        if name == "regress_text":  # in the target's units, as predict prints it
+            want = want * run.artifacts.target_std + run.artifacts.target_mean
         got = sess.run(None, {"input": ids.numpy(), "lengths": lens.numpy()})
         assert _max_diff(got, [want]) <= TOL, name
-        assert json.loads(sess.get_modelmeta().custom_metadata_map["rnnkit.labels"])
+        if name != "regress_text":
+            assert json.loads(sess.get_modelmeta().custom_metadata_map["rnnkit.labels"])
 
 
 def test_regress_run_with_scalers(runs: dict[str, Path], tmp_path: Path) -> None:
@@ -199,7 +210,7 @@ def test_text_run_to_keras(runs: dict[str, Path], tmp_path: Path) -> None:
         np.testing.assert_allclose(got, want.transpose(0, 1).numpy(), atol=TOL, rtol=0)
 
 
-@pytest.mark.parametrize("name", ["classify_last", "tag"])
+@pytest.mark.parametrize("name", ["classify_last", "regress_text", "tag"])
 def test_sequence_run_to_keras(runs: dict[str, Path], tmp_path: Path, name: str) -> None:
     keras = pytest.importorskip("keras")
     if keras.backend.backend() != "torch":
@@ -209,10 +220,12 @@ def test_sequence_run_to_keras(runs: dict[str, Path], tmp_path: Path, name: str)
     run = open_run(runs[name])
     V = len(run.artifacts.vocab)
     ids = torch.randint(1, V, (4, 6), generator=torch.Generator().manual_seed(4))
-    lens = _lengths(4, 6)
+    lens = _lengths(4, 6) if name != "regress_text" else torch.tensor([6, 1, 2, 5])  # mean: no 0
     ids[torch.arange(6)[None, :] >= lens[:, None]] = 0  # padding: what Keras masks
     with torch.no_grad():
         want = run.model(ids, lens)
+    if name == "regress_text":  # the model predicts the z-scored target; Keras gives its units
+        want = (want * run.artifacts.target_std + run.artifacts.target_mean)[:, None]
     got = keras.ops.convert_to_numpy(keras.saving.load_model(out)(ids.numpy()))
     np.testing.assert_allclose(got, want.numpy(), atol=TOL, rtol=0)
 
