@@ -90,7 +90,7 @@ def test_resume_continues(pairs_file: Path, tmp_path: Path) -> None:
         (
             ["train", "translate", "dates", "--out", "{new}", "--attention", "luong"],
             "--attention 'luong' is unknown",
-        ),  # fmt: skip
+        ),
         (["translate", "{text_run}", "x"], "not a 'translate' run"),
     ],
 )
