@@ -472,6 +472,20 @@ def test_sample_falls_back_to_the_checkpoint(
     assert len(out.out) >= 5
 
 
+def test_a_config_edited_to_a_huge_size_is_refused_before_allocating(tmp_path: Path) -> None:
+    ck.save_weights(tmp_path / "w.safetensors", nn.LSTM(3, 8))
+    ck.check_weights_fit(tmp_path / "w.safetensors", lambda: nn.LSTM(3, 8))
+    with pytest.raises(UserError, match=r"w\.safetensors: weight_ih_l0 has shape \(32, 3\), .*"
+                       r"needs \(4000000, 3\)"):  # fmt: skip
+        ck.check_weights_fit(tmp_path / "w.safetensors", lambda: nn.LSTM(3, 10**6))  # 16 TB
+    with pytest.raises(
+        UserError, match=r"w\.safetensors: the model in config.json cannot be built"
+    ):
+        ck.check_weights_fit(tmp_path / "w.safetensors", lambda: nn.LSTM(3, 10**9))
+    with pytest.raises(UserError, match=r"w\.safetensors: does not fit .* lacks 'bias_hh_l1'"):
+        ck.check_weights_fit(tmp_path / "w.safetensors", lambda: nn.LSTM(3, 8, num_layers=2))
+
+
 # ----- 7. npz files that are not what they say ---------------------------------------------------
 
 

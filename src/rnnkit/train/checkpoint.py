@@ -40,7 +40,7 @@ import json
 import random
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
@@ -69,6 +69,7 @@ __all__ = [
     "Checkpoint",
     "LoadedRun",
     "TrainState",
+    "check_weights_fit",
     "clear_stale",
     "find_weights",
     "has_checkpoint",
@@ -79,6 +80,7 @@ __all__ = [
     "save_checkpoint",
     "save_weights",
     "start_run",
+    "weights_shapes",
     "write_config",
 ]
 
@@ -159,6 +161,54 @@ def load_weights(path: str | Path, model: nn.Module) -> None:
                 f"config.json needs {tuple(t.shape)}"
             )
     model.load_state_dict(weights)
+
+
+def weights_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """The names and shapes of a safetensors file's tensors, read from its header only.
+
+    Raises:
+        UserError: the file is missing or not a readable safetensors file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise UserError(
+            f"{path}: not a readable safetensors file (truncated or corrupted?): {e}"
+        ) from e
+
+
+def check_weights_fit(path: str | Path, build: Callable[[], nn.Module]) -> None:
+    """Check, before allocating anything, that the model ``build()`` makes fits the weights file.
+
+    The model is built on PyTorch's ``meta`` device (shapes without memory) and its
+    ``state_dict`` compared with the file's header, so a ``config.json`` edited to a hidden size
+    of 10**9 is refused by name instead of allocating terabytes. Call it before building the
+    model for real.
+
+    Raises:
+        UserError: naming the file and the first missing, unexpected or mis-shaped tensor.
+    """
+    path = Path(path)
+    have = weights_shapes(path)
+    try:
+        with torch.device("meta"):
+            want = {k: tuple(v.shape) for k, v in build().state_dict().items()}
+    except RuntimeError as e:  # e.g. "Storage size calculation overflowed"
+        raise UserError(f"{path}: the model in config.json cannot be built ({e})") from e
+    missing = sorted(set(want) - set(have))
+    extra = sorted(set(have) - set(want))
+    if missing or extra:
+        what = f"lacks {missing[0]!r}" if missing else f"has an unexpected tensor {extra[0]!r}"
+        raise UserError(f"{path}: does not fit the model in config.json: it {what}")
+    for name, shape in want.items():
+        if have[name] != shape:
+            raise UserError(
+                f"{path}: {name} has shape {have[name]}, the model in config.json needs {shape}"
+            )
 
 
 # ----- config and run directories ----------------------------------------------------------------
