@@ -57,10 +57,7 @@ def recurrent_stack(
         empty = g.node("Unsqueeze", [empty, g.ints("ax02", [0, 2])], "empty_rows")  # (1, B, 1)
     per_layer: list[list[str]] = []
     for l in range(L):
-        lo, hi = g.ints("lo", [l * D]), g.ints("hi", [(l + 1) * D])
-        start = [
-            None if e is None else g.node("Slice", [e, lo, hi, g.ints("ax0", [0])]) for e in init
-        ]
+        start = [None if e is None else _layer_slice(g, e, l * D, (l + 1) * D) for e in init]
         if scan:
             x, finals = export_scan_layer(g, spec, l, x, lens64, mask, start)
         else:
@@ -94,12 +91,12 @@ def initial_states(g: Graph, spec: LayerSpec, x: str, suffix: str | None) -> lis
     ``suffix`` is given, else the learned initial state, else None (zeros). ``x`` is the
     time-major input (read for the batch size)."""
     LD = spec.num_layers * spec.num_directions
-    batch = g.node("Gather", [g.node("Shape", [x]), g.ints("one_i", [1])], "batch_size")  # (1,)
     init: list[str | None] = []
     for n, size in zip(spec.state_names, spec.state_sizes, strict=True):
         if suffix is not None:
             init.append(g.add_input(f"{n}{suffix}", [LD, "batch", size]))
         elif n in spec.init:
+            batch = g.node("Gather", [g.node("Shape", [x]), g.ints("one_i", [1])])  # (1,)
             init.append(_learned_init(g, spec, n, batch))
         else:
             init.append(None)
