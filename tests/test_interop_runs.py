@@ -158,7 +158,7 @@ def _lengths(B: int, T: int) -> torch.Tensor:
 
 
 def test_classify_and_tag_runs(runs: dict[str, Path], tmp_path: Path) -> None:
-    for name in ("classify", "regress_text", "tag"):
+    for name in ("classify", "classify_last", "regress_text", "tag"):
         run = open_run(runs[name])
         V = len(run.artifacts.vocab)
         ids = torch.randint(1, V, (4, 6), generator=torch.Generator().manual_seed(1))
