@@ -263,3 +263,23 @@ def describe_sizes(m: Any) -> tuple[int, ...]:
     from rnnkit.interop.spec import describe
 
     return describe(m).state_sizes
+
+
+def test_task_models_through_to_onnx() -> None:
+    """``to_onnx`` takes a task model too (the whole-run exporter's building block)."""
+    from rnnkit.models import LanguageModel, SequenceClassifier
+
+    lm = LanguageModel(7, rnnkit.GRU(4, H, reset_after=False), embed=4).eval()
+    ids = torch.randint(0, 7, (5, 2))
+    got = _session(to_onnx(lm)).run(None, {"symbols": ids.numpy()})
+    with torch.no_grad():
+        logits, h_n = lm(ids)
+    for a, w in zip(got, [logits, h_n], strict=True):
+        np.testing.assert_allclose(a, w.numpy(), atol=TOL, rtol=0)
+    clf = SequenceClassifier(rnnkit.LSTM(I, H, bidirectional=True, batch_first=True), 3)
+    clf.eval()
+    x, lens = torch.randn(4, 6, I), torch.tensor([6, 0, 2, 5])
+    x[torch.arange(6)[None, :] >= lens[:, None]] = 0.0
+    (got_c,) = _session(to_onnx(clf)).run(None, {"input": x.numpy(), "lengths": lens.numpy()})
+    with torch.no_grad():
+        np.testing.assert_allclose(got_c, clf(x, lens).numpy(), atol=TOL, rtol=0)

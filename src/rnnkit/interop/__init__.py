@@ -19,7 +19,15 @@ __all__ = ["from_keras", "to_keras", "to_onnx"]
 
 
 def to_onnx(module: Any, path: str | Path | None = None, **options: Any) -> Any:
-    """See :func:`rnnkit.interop.onnx_export.to_onnx`."""
+    """A layer or cell module (:func:`rnnkit.interop.onnx_export.to_onnx`) or a task model —
+    ``LanguageModel``, ``SequenceClassifier``/``Regressor``, ``SequenceTagger``
+    (:func:`rnnkit.interop.onnx_models.model_to_onnx`) — as an ONNX model."""
+    from ..models import LanguageModel, SequenceClassifier, SequenceTagger
+
+    if isinstance(module, (LanguageModel, SequenceClassifier, SequenceTagger)):
+        from .onnx_models import model_to_onnx
+
+        return model_to_onnx(module, path, **options)
     from .onnx_export import to_onnx as _to_onnx
 
     return _to_onnx(module, path, **options)
