@@ -78,6 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where the runs, compare.png and compare.json go (default compare-TASK[-T])",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--gradients", action="store_true",
+                   help="also draw |dL/dh_t| against the distance from the loss, at initialisation "
+                   "and after training (gradients.png; numbers in compare.json)")  # fmt: skip
     layer = {**_defaults(LayerConfig), **LAYER_DEFAULTS}
     add_config_flags(p, "recurrent layer", "layer", LayerConfig, layer, hidden={"cell"})
     train = {**_defaults(TrainConfig), **TRAIN_DEFAULTS}
@@ -227,11 +230,19 @@ def run(args: argparse.Namespace) -> int:
               "baseline": baseline, "solved_below" if lower else "solved_at": solved_at,
               "train": cfg.to_dict(), "batch": cfg.batch_size, "hidden": hidden,
               "cells": table}  # fmt: skip
+    if args.gradients:
+        from ..gradflow import compare_gradients
+
+        report["gradients"] = compare_gradients(
+            {c: [p for cc, _, p in runs if cc == c] for c in cells}, out / "gradients.png", title
+        )
     save_json(out / "compare.json", report)
     if args.json:
         print(json.dumps(report, sort_keys=True))
         return 0
     _print_table(table, metric, baseline, solved_at, args.seeds, out)
+    if args.gradients:
+        print(f"gradient flow: {out / 'gradients.png'}")
     return 0
 
 
