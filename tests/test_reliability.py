@@ -343,6 +343,14 @@ def test_a_real_full_disk_and_a_real_read_only_run(tmp_path: Path) -> None:
     assert "Read-only file system" in got["resume"]
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_appending_a_metrics_line_to_a_full_disk_is_one_line() -> None:
+    with pytest.raises(
+        UserError, match=r"^could not append to /dev/full: No space left on device$"
+    ):
+        runs.append_jsonl("/dev/full", {"step": 1})
+
+
 # ----- 4. read-only directories and output paths -------------------------------------------------
 
 

@@ -148,10 +148,19 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def append_jsonl(path: str | Path, record: Mapping[str, Any]) -> None:
-    """Append one JSON line (a single small write, flushed)."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
-        f.flush()
+    """Append one JSON line (a single small write, flushed).
+
+    Raises:
+        UserError: the write failed (a full disk, a read-only directory); a torn line it may
+            leave is skipped by :func:`read_jsonl`.
+    """
+    line = json.dumps(record, sort_keys=True) + "\n"
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+    except OSError as e:
+        raise UserError(f"could not append to {path}: {write_error_reason(e)}") from e
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
