@@ -10,13 +10,14 @@ import pytest
 import torch
 
 import rnnkit
+from rnnkit.config import ConfigError
 from rnnkit.data.series import load_series, synthetic_series
 from rnnkit.errors import UserError
 from rnnkit.forecasting import available, backtest, forecast_quantiles, resolve_start
 from rnnkit.forecasting import baselines as B
 from rnnkit.forecasting import metrics as M
 from rnnkit.models.forecaster import LIKELIHOODS, QUANTILES, Forecaster, ForecasterConfig
-from rnnkit.tasks.forecast import ForecastSettings, ForecastTask, build_forecaster
+from rnnkit.tasks.forecast import ForecastData, ForecastModel, ForecastTask, build_forecaster
 from rnnkit.viz.forecast import plot_backtest, plot_forecast
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -112,11 +113,11 @@ def test_sampling_reads_only_the_context_and_scales_back() -> None:
 
 def test_task_resume_draws_the_same_batches() -> None:
     data = synthetic_series(3, 60, seed=0)
-    s = ForecastSettings(horizon=5, context=10, holdout=5)
-    t1 = ForecastTask(data, s, batch_size=4, seed=7)
+    d, m = ForecastData(holdout=5), ForecastModel(horizon=5, context=10)
+    t1 = ForecastTask(data, d, m, 4, 7)
     t1.next_batch()
     state = t1.state_dict()
-    t2 = ForecastTask(data, s, batch_size=4, seed=99)
+    t2 = ForecastTask(data, d, m, 4, 99)
     t2.load_state_dict(state)
     assert all(torch.equal(a, b) for a, b in zip(t1.next_batch(), t2.next_batch(), strict=True))
     # the holdout is never read: every training window ends before it
@@ -127,20 +128,18 @@ def test_task_resume_draws_the_same_batches() -> None:
 def test_task_refuses_bad_settings() -> None:
     data = synthetic_series(2, 40)
     with pytest.raises(UserError, match="--horizon 12 is longer than --holdout 6"):
-        ForecastTask(data, ForecastSettings(horizon=12, holdout=6), 4, 0)
+        ForecastTask(data, ForecastData(holdout=6), ForecastModel(horizon=12), 4, 0)
     with pytest.raises(UserError, match=r"series 's0' has 40 points"):
-        ForecastTask(data, ForecastSettings(horizon=12, context=30), 4, 0)
-    with pytest.raises(UserError, match="--likelihood must be one of"):
-        ForecastSettings(likelihood="poisson")
+        ForecastTask(data, ForecastData(), ForecastModel(horizon=12, context=30), 4, 0)
+    with pytest.raises(ConfigError, match="likelihood 'poisson' is unknown"):
+        ForecastModel(likelihood="poisson")
     with pytest.raises(UserError, match="covariate 'price' was not read"):
-        ForecastTask(data, ForecastSettings(horizon=4, covariates=["price"]), 4, 0)
+        ForecastTask(data, ForecastData(covariates=["price"]), ForecastModel(horizon=4), 4, 0)
 
 
 def _trained(steps: int = 60) -> tuple[ForecastTask, Forecaster]:
     data = synthetic_series(4, 80, seed=1)
-    task = ForecastTask(
-        data, ForecastSettings(horizon=5, context=10, holdout=10), batch_size=16, seed=0
-    )
+    task = ForecastTask(data, ForecastData(holdout=10), ForecastModel(horizon=5, context=10), 16, 0)
     torch.manual_seed(0)
     model = build_forecaster(task, lambda i: rnnkit.GRU(i, 16, batch_first=True))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -159,7 +158,11 @@ def test_backtest_batched_equals_one_origin_at_a_time() -> None:
     assert all_at_once.shape == (len(pairs), 7, 5) and np.isfinite(all_at_once).all()
     # the quantile head is deterministic: batched and single forecasts agree exactly
     qt = ForecastTask(
-        task.data, ForecastSettings(horizon=5, context=10, holdout=10, likelihood="quantile"), 8, 0
+        task.data,
+        ForecastData(holdout=10),
+        ForecastModel(horizon=5, context=10, likelihood="quantile"),
+        8,
+        0,
     )
     qm = build_forecaster(qt, lambda i: rnnkit.GRU(i, 8, batch_first=True)).eval()
     both = forecast_quantiles(qm, qt.windows, pairs, 5, samples=1)

@@ -210,6 +210,8 @@ def load_series(
         raise UserError(f"--missing must be interpolate or error, got {missing!r}")
     if isinstance(source, str) and source in BUILTIN_SERIES and not Path(source).exists():
         data = builtin_series(source)
+        if freq and parse_freq(freq) != data.freq:
+            raise UserError(f"built-in series {source!r} is of frequency {data.freq}, not {freq}")
         if target or series_id or covariates:
             raise UserError(
                 f"built-in series {source!r} takes no --target/--series-id/--covariates"

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from ..config import ConfigError, check, option
 from ..data.series import SeriesSet, check_lengths, load_series
+from ..data.series_time import ALIASES
 from ..errors import UserError
 from ..forecasting import metrics as M
 from ..forecasting.backtest import forecast_quantiles
@@ -74,6 +75,8 @@ class ForecastData:
 
     def __post_init__(self) -> None:
         check(self)
+        if self.freq is not None and self.freq.strip().lower() not in ALIASES:
+            raise ConfigError("freq", f"{self.freq!r} is unknown; give H D W M Q Y or step")
 
     def read(self, source: str) -> SeriesSet:
         """SERIES read with these settings."""
