@@ -12,6 +12,7 @@ import torch
 
 from ..bench import DEFAULT_SIZES, VARIANTS, Size, bench_step, compiled_loops, run_bench
 from ..errors import UserError
+from ..kernels.fused_c import build_info
 
 QUICK_SIZE = Size(20, 8, 16, 32)
 QUICK_VARIANTS = ["lstm", "lstm_peephole", "gru_reset_before", "jordan"]
@@ -127,7 +128,7 @@ def _lstm_cells(row: dict[str, Any]) -> list[str]:
 
 
 def _heading(env: dict[str, object], repeats: int) -> str:
-    loops = "compiled C++" if env["compiled_loops"] else "PyTorch (no compiler)"
+    loops = "compiled C++" if env["compiled_loops"] else f"PyTorch ({build_info()['reason']})"
     return (
         f"torch {env['torch']}, {env['threads']} threads, fused loops in {loops}; "
         f"{'CPU' if env.get('clock') == 'cpu' else 'wall'} time, medians of {repeats} interleaved "
