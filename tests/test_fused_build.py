@@ -126,3 +126,33 @@ def test_a_wrong_call_raises(lib: ctypes.CDLL, change: object, message: str) -> 
 def test_ctypes_itself_rejects_a_pointer_for_an_int(lib: ctypes.CDLL) -> None:
     with pytest.raises(ctypes.ArgumentError):
         lib.rnnkit_elman_fwd_f32(None, 1, 1, 0, 0.0, None, None, None, None, None)
+
+
+def c_declarations() -> dict[str, list[tuple[str, str]]]:
+    """The entry points as the C++ declares them: name -> [(argument, kind)], an activation's
+    ``int code, double slope`` pair read as one ``a`` argument."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for path in sorted(fused_c.CSRC.glob("*.cpp")):
+        text = path.read_text().replace("\\\n", " ")
+        for name, params in re.findall(r'extern "C" void rnnkit_(\w+)_##SUF\(([^)]*)\)', text):
+            args: list[tuple[str, str]] = []
+            for param in (p.strip() for p in params.split(",")):
+                ctype, arg = param.rsplit(" ", 1)
+                if ctype == "double":  # the slope after an activation's code
+                    args[-1] = (args[-1][0], "a")
+                    continue
+                kind = {"int": "i", "const uint8_t*": "m"}.get(ctype, "t")
+                args.append((arg, kind))
+            found[name] = args
+    return found
+
+
+def test_signatures_match_the_cpp() -> None:
+    declared = c_declarations()
+    assert set(declared) == set(SIGNATURES)
+    for name, signature in SIGNATURES.items():
+        ours = [tuple(arg.split(":")) for arg in signature.split()]
+        theirs = declared[name]
+        assert [k for _, k in ours] == [k for _, k in theirs], name
+        # names agree except for activations (C++: code/slope names; Python: the option's symbol)
+        assert [a for a, k in ours if k != "a"] == [a for a, k in theirs if k != "a"], name

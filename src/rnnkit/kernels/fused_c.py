@@ -73,7 +73,7 @@ SIGNATURES: dict[str, str] = {
     "jordan_fwd": "T:i B:i H:i O:i act:a act_o:a AH:t AY:t W_hh:t W_yh:t W_hy:t b_y:t W_yy:t "
     "y0:t h0:t mask:m rho_y:t rho_h:t work:t",
     "jordan_bwd": "T:i B:i H:i O:i act:a act_o:a AH:t AY:t W_hh:t W_yh:t W_hy:t b_y:t W_yy:t "
-    "mask:m rho_y:t rho_h:t dout:t d_hs:t dy:t dh:t dA:t dB:t work:t",
+    "mask:m rho_y:t rho_h:t dout:t dhs:t dy:t dh:t dA:t dB:t work:t",
 }
 _CTYPES: dict[str, list[type]] = {
     "i": [ctypes.c_int],
