@@ -100,6 +100,14 @@ def test_vocab_specials_and_batches_padded_with_pad() -> None:
     assert unk.src_unknown == 1
 
 
+def test_word_symbols_keep_hyphenated_words_whole() -> None:
+    words = ["ninety-one thousand two", "Well-known, isn't it?"]
+    v = build_pair_vocab(words, "word")
+    assert "ninety-one" in v and "Well-known" in v
+    ps = PairSet(Pairs(words, words, ["1", "2"]), v, v)
+    assert [v.decode(ids) for ids in ps.tgt_ids] == words
+
+
 def test_dates_formats_and_held_out_split() -> None:
     d = dt.date(1979, 5, 3)
     assert format_date(d, "D, M do yyyy") == "Thursday, May 3rd 1979"

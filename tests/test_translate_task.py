@@ -17,6 +17,7 @@ from rnnkit.tasks.translate import (
     TranslateModel,
     build_encoder_decoder,
     default_level,
+    default_levels,
     load_pair_data,
 )
 from rnnkit.tasks.translate_metrics import by_length, corpus_scores, magnitude_errors
@@ -106,6 +107,11 @@ def test_data_resolution_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="every pair is longer than --max-length 2"):
         load_pair_data(str(f), TranslateData(max_length=2), 0)
     assert default_level("dates", "auto") == "char" and default_level("reverse", "auto") == "word"
+    assert default_levels("numbers", d) == ("char", "word")
+    assert default_levels("x.tsv", TranslateData(level="word", target_level="char")) == (
+        "word",
+        "char",
+    )
 
 
 def test_scores_with_sacrebleu_signature() -> None:

@@ -13,6 +13,11 @@ code point are the same symbol), optionally lower-cased; ``reverse`` swaps the t
 source or target is an error naming where it is. Pairs with a side longer than a length limit (in
 symbols at the chosen level) are dropped and counted, never truncated.
 
+Symbols (:func:`pair_tokens`): characters, or words as :func:`rnnkit.data.vocab.tokenize` splits
+them except that a hyphen inside a word keeps it whole ("seventy-four", "well-known"), as
+white-space tokenisation does in NMT toolkits (Joey NMT) — so such words come back unchanged.
+Each side has its own level (e.g. digits by character, their English words by word).
+
 A :class:`PairSet` keeps the token ids of both sides; :meth:`PairSet.batch` pads them with
 ``<pad>``: the source as it is, the decoder's input as ``<s> y_1 .. y_n`` and its target as
 ``y_1 .. y_n </s>``.
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +41,8 @@ from torch import Tensor
 
 from ..errors import UserError
 from .vocab import BOS, EOS, PAD, UNK, Level, Vocabulary, tokenize
+
+_WORD = re.compile(r"\w+(?:['’-]\w+)*|\n|[^\w\s]")
 
 __all__ = [
     "BOS",
@@ -48,6 +56,7 @@ __all__ = [
     "build_pair_vocab",
     "clean",
     "filter_length",
+    "pair_tokens",
     "read_pairs",
 ]
 
@@ -172,8 +181,20 @@ def read_pairs(path: str | Path, options: PairOptions | None = None) -> Pairs:
     return pairs
 
 
-def filter_length(pairs: Pairs, level: Level, max_length: int) -> tuple[Pairs, int]:
-    """Drop pairs with a side longer than ``max_length`` symbols (0: keep all).
+def pair_tokens(text: str, level: Level) -> list[str]:
+    """The symbols of ``text`` at ``level`` (see the module docstring).
+
+    >>> pair_tokens("Twenty-one, isn't it?", "word")
+    ['Twenty-one', ',', "isn't", 'it', '?']
+    """
+    return _WORD.findall(text) if level == "word" else tokenize(text, level)
+
+
+def filter_length(
+    pairs: Pairs, level: Level, max_length: int, target_level: Level | None = None
+) -> tuple[Pairs, int]:
+    """Drop pairs with a side longer than ``max_length`` symbols (0: keep all); the target is
+    counted at ``target_level`` (default: ``level``).
 
     Returns:
         ``(kept pairs, number dropped)``.
@@ -188,7 +209,8 @@ def filter_length(pairs: Pairs, level: Level, max_length: int) -> tuple[Pairs, i
     keep = [
         i
         for i, (s, t) in enumerate(zip(pairs.sources, pairs.targets, strict=True))
-        if len(tokenize(s, level)) <= max_length and len(tokenize(t, level)) <= max_length
+        if len(pair_tokens(s, level)) <= max_length
+        and len(pair_tokens(t, target_level or level)) <= max_length
     ]
     return pairs.subset(keep), len(pairs) - len(keep)
 
@@ -202,7 +224,7 @@ def build_pair_vocab(
     >>> build_pair_vocab(["abba"], "char").symbols
     ['<pad>', '<unk>', '<s>', '</s>', 'a', 'b']
     """
-    tokens = (s for t in texts for s in tokenize(t, level))
+    tokens = (s for t in texts for s in pair_tokens(t, level))
     return Vocabulary.from_tokens(tokens, level, max_size, min_count, specials=SPECIALS)
 
 
@@ -212,6 +234,11 @@ def special_ids(vocab: Vocabulary) -> tuple[int, int, int]:
     if missing:
         raise UserError(f"the vocabulary has no {missing[0]} symbol (not a translation vocabulary)")
     return vocab.index[PAD], vocab.index[BOS], vocab.index[EOS]
+
+
+def encode(vocab: Vocabulary, text: str) -> np.ndarray:
+    """``text``'s symbol ids (:func:`pair_tokens` at ``vocab``'s level), ``<unk>`` for unknowns."""
+    return np.array(vocab.encode_tokens(pair_tokens(text, vocab.level)), dtype=np.int64)
 
 
 @dataclass
@@ -250,8 +277,8 @@ class PairSet:
         self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
         self.src_pad = special_ids(src_vocab)[0]
         self.tgt_pad, self.bos, self.eos = special_ids(tgt_vocab)
-        self.src_ids = [np.array(src_vocab.encode(s), dtype=np.int64) for s in pairs.sources]
-        self.tgt_ids = [np.array(tgt_vocab.encode(t), dtype=np.int64) for t in pairs.targets]
+        self.src_ids = [encode(src_vocab, s) for s in pairs.sources]
+        self.tgt_ids = [encode(tgt_vocab, t) for t in pairs.targets]
         self.src_unknown = sum(int((a == src_vocab.unk_index).sum()) for a in self.src_ids)
 
     def __len__(self) -> int:

@@ -3,8 +3,9 @@
 ``rnnkit train translate PAIRS --out RUN``. PAIRS is a built-in set (``dates``, ``numbers``,
 ``reverse``; :mod:`rnnkit.data.pairs_builtin`) or a pair file (Tatoeba/Anki TSV, CSV, JSONL;
 :mod:`rnnkit.data.pairs`), of which 5 % (at most 1,000 pairs each) is kept aside for validation
-and as the run's ``test.tsv``. The level defaults to what suits the data: characters for
-``dates`` and ``numbers``, words for ``reverse`` (each integer is a word) and for sentences.
+and as the run's ``test.tsv``. The levels default to what suits the data: characters for
+``dates``; digits by character and English words by word for ``numbers`` (either direction);
+words for ``reverse`` (each integer is a word) and for sentences.
 
 The model (:class:`~rnnkit.models.seq2seq.Seq2Seq`) is built from the run's layer settings: the
 encoder reads the source in ``--encoder-directions`` directions, the decoder is the same cell,
@@ -33,7 +34,9 @@ from ..data.pairs import (
     PairSet,
     build_pair_vocab,
     clean,
+    encode,
     filter_length,
+    pair_tokens,
     read_pairs,
 )
 from ..data.pairs_builtin import BUILTIN_PAIRS, builtin_pairs
@@ -57,8 +60,10 @@ SRC_VOCAB, TGT_VOCAB, TEST = "src_vocab.json", "tgt_vocab.json", "test.tsv"
 class TranslateData:
     """How the pairs are read."""
 
-    level: str = option("auto", "symbols: char, word, or auto (char for dates and numbers, word "
-                        "otherwise)", choices=("auto", "char", "word"))  # fmt: skip
+    level: str = option("auto", "symbols: char, word, or auto (dates: char; numbers: digits by "
+                        "char, words by word; otherwise word)", choices=("auto", "char", "word"))  # fmt: skip
+    target_level: str = option("same", "the target side's symbols if not --level's: char, word",
+                               choices=("same", "char", "word"))  # fmt: skip
     max_length: int = option(0, "drop pairs with a side longer than N symbols (counted); 0: keep "
                              "all", low=0)  # fmt: skip
     lower: bool = option(False, "lower-case both sides (also what is translated later)")
@@ -111,11 +116,28 @@ class TranslateModel:
             raise ConfigError("sampling_k", f"must be at least 1 for {self.scheduled_sampling}")
 
 
+def default_levels(data: str, d: TranslateData) -> tuple[Level, Level]:
+    """(source, target) levels: ``d.level`` (``auto``: what suits ``data``) and ``d.target_level``.
+
+    >>> default_levels("numbers", TranslateData()), default_levels("numbers", TranslateData(reverse=True))
+    (('char', 'word'), ('word', 'char'))
+    """
+    if d.level in ("char", "word"):
+        src = tgt = d.level
+    elif data == "dates":
+        src = tgt = "char"
+    elif data == "numbers":
+        src, tgt = ("word", "char") if d.reverse else ("char", "word")
+    else:
+        src = tgt = "word"
+    if d.target_level in ("char", "word"):
+        tgt = d.target_level
+    return src, tgt  # type: ignore[return-value]
+
+
 def default_level(data: str, level: str) -> Level:
-    """``level``, or for ``auto``: char for ``dates`` and ``numbers``, word otherwise."""
-    if level in ("char", "word"):
-        return level  # type: ignore[return-value]
-    return "char" if data in ("dates", "numbers") else "word"
+    """The source level for ``level`` (see :func:`default_levels`)."""
+    return default_levels(data, TranslateData(level=level))[0]
 
 
 @dataclass
@@ -134,7 +156,7 @@ def _swap(p: Pairs) -> Pairs:
 
 def load_pair_data(data: str, d: TranslateData, seed: int) -> PairData:
     """A built-in set by name, or a pair file split 90/5/5 (seeded); filtered by ``max_length``."""
-    level = default_level(data, d.level)
+    level, tgt_level = default_levels(data, d)
     if data in BUILTIN_PAIRS:
         b = builtin_pairs(data, seed, d.train_size)
         train, val, tests = b.train, b.val, dict(b.tests)
@@ -154,10 +176,10 @@ def load_pair_data(data: str, d: TranslateData, seed: int) -> PairData:
         order = np.random.default_rng(seed).permutation(n)
         val, tests = pairs.subset(order[:k]), {"test": pairs.subset(order[k : 2 * k])}
         train = pairs.subset(sorted(order[2 * k :]))
-    train, dropped = filter_length(train, level, d.max_length)
+    train, dropped = filter_length(train, level, d.max_length, tgt_level)
     if not len(train):
         raise UserError(f"{data}: every pair is longer than --max-length {d.max_length}")
-    val, _ = filter_length(val, level, d.max_length)
+    val, _ = filter_length(val, level, d.max_length, tgt_level)
     return PairData(train, val, tests, dropped)
 
 
@@ -234,26 +256,28 @@ class TranslateSpec(TaskSpec):
         if "max_steps" in train and "time_budget" not in train:
             cfg.train.time_budget = 0.0  # a step limit alone means: no time limit
         if cfg.sources:
-            cfg.data.level = default_level(cfg.sources[0], cfg.data.level)
+            cfg.data.level, cfg.data.target_level = default_levels(cfg.sources[0], cfg.data)
 
     def prepare(self, cfg: RunConfig) -> Prepared:
         if len(cfg.sources) != 1:
             raise UserError(f"rnnkit train translate reads one PAIRS, got {len(cfg.sources)}")
         data, d, m = cfg.sources[0], cfg.data, cfg.model
-        level = default_level(data, d.level)
+        level, tgt_level = default_levels(data, d)
         pd = load_pair_data(data, d, cfg.train.seed)
         sv = build_pair_vocab(pd.train.sources, level, d.max_vocab, d.min_count)
-        tv = build_pair_vocab(pd.train.targets, level, d.max_vocab, d.min_count)
+        tv = build_pair_vocab(pd.train.targets, tgt_level, d.max_vocab, d.min_count)
         train, val = PairSet(pd.train, sv, tv), PairSet(pd.val, sv, tv)
         max_len = max_output_length(train, m.max_output)
         cfg.fingerprint = _fingerprint(data, d, cfg.train.seed)
         cfg.sources = [data if data in BUILTIN_PAIRS else str(Path(data).resolve())]
-        cfg.info = {"source": data, "level": level, "pairs": len(train), "dropped": pd.dropped,
+        cfg.info = {"source": data, "level": level, "target_level": tgt_level,
+                    "pairs": len(train), "dropped": pd.dropped,
                     "src_vocab_size": len(sv), "tgt_vocab_size": len(tv), "max_output": max_len}  # fmt: skip
         task = TranslateTask(train, val, m, cfg.train.batch_size, max_len, m.eval_sentences,
                              cfg.train.seed)  # fmt: skip
         dropped = f", {pd.dropped:,} longer than --max-length dropped" if pd.dropped else ""
-        describe = (f"on {len(train):,} {level}-level pairs from {data}{dropped} ({len(sv)} source "
+        levels = level if level == tgt_level else f"{level}-to-{tgt_level}"
+        describe = (f"on {len(train):,} {levels}-level pairs from {data}{dropped} ({len(sv)} source "
                     f"and {len(tv)} target symbols), validating on {len(val):,}")  # fmt: skip
         test = None if data in BUILTIN_PAIRS else pd.tests["test"]
         return Prepared(task, TranslateArtifacts(sv, tv, test, val), describe)
@@ -330,9 +354,8 @@ def translate_texts(model: Seq2Seq, cfg: RunConfig, artifacts: Any, texts: list[
         text = clean(t, cfg.data.lower)
         if not text:
             raise UserError(f"input {n}: an empty text")
-        ids.append(sv.encode(text))
-        symbols.append([sv.symbols[i] if i != sv.unk_index else s for i, s in
-                        zip(ids[-1], _tokens(text, sv), strict=True)])  # fmt: skip
+        ids.append(encode(sv, text).tolist())
+        symbols.append(pair_tokens(text, sv.level))
     assert tv.bos_index is not None and tv.eos_index is not None
     hyps = translate_ids(model, ids, pad=0, bos=tv.bos_index, eos=tv.eos_index,
                          max_len=int(cfg.info.get("max_output") or cfg.model.max_output or 200),
@@ -340,9 +363,3 @@ def translate_texts(model: Seq2Seq, cfg: RunConfig, artifacts: Any, texts: list[
     return [Translation(tv.decode(h.tokens), s, _symbols(tv, h.tokens),
                         sum(i == sv.unk_index for i in x), h)
             for h, s, x in zip(hyps, symbols, ids, strict=True)]  # fmt: skip
-
-
-def _tokens(text: str, vocab: Vocabulary) -> list[str]:
-    from ..data.vocab import tokenize
-
-    return tokenize(text, vocab.level)
