@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from ..devices import add_device_flag
 from ..errors import UserError
 from ..tasks import read_run_config
 
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", metavar="RUN", help="the run directory")
     p.add_argument("data", metavar="DATA", help="the held-out data")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_device_flag(p)
     for module in dict.fromkeys(EVALUATORS.values()):
         mod = importlib.import_module(f"rnnkit.cli.{module}")
         if hasattr(mod, "add_arguments"):

@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
     if args.confusion:
         check_writable(args.confusion, "--confusion")  # before any work
-    run, task = open_sequence_run(args.run)
+    run, task = open_sequence_run(args.run, args.device)
     kind = run.config.task
     loaded = load_for_eval(
         args.data, task.data_cfg, task.enc, labelled=True, policy=args.unknown_label

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
-    run = open_run(args.run, "text")
+    run = open_run(args.run, "text", args.device)
     model, vocab = run.model, run.artifacts.vocab
     assert isinstance(model, LanguageModel)
     text = read_text_file(args.data, args.encoding)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..data.batching import IGNORE_INDEX
+from ..devices import add_device_flag
 from ..runs import atomic_write, check_writable
 from ..tasks.base import SequenceTask
 from ..tasks.inputs import Loaded, load_for_eval
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "input", metavar="INPUT", help="the data to predict (a file, or the run's built-in set)"
     )
+    add_device_flag(p)
     p.add_argument(
         "--output",
         default=None,
@@ -108,7 +110,7 @@ def _conll(task: SequenceTask, loaded: Loaded, outputs: np.ndarray) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_writable(args.output)  # before any work
-    model_run, task = open_sequence_run(args.run)
+    model_run, task = open_sequence_run(args.run, args.device)
     loaded = load_for_eval(
         args.input, task.data_cfg, task.enc, labelled=False, policy=args.unknown_label
     )

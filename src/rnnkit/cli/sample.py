@@ -13,6 +13,7 @@ import sys
 import torch
 
 from ..data.vocab import tokenize
+from ..devices import add_device_flag
 from ..errors import UserError
 from ..models.language_model import LanguageModel
 from ..sampling import Sampler
@@ -55,13 +56,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="sample among the likeliest symbols holding probability P (default 1: off)",
     )
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    add_device_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.length < 0:
         raise UserError(f"--length must be 0 or more, got {args.length}")
-    run = open_run(args.run, "text")
+    run = open_run(args.run, "text", args.device)
     model, vocab = run.model, run.artifacts.vocab
     assert isinstance(model, LanguageModel)
     try:

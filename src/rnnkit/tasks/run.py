@@ -16,21 +16,29 @@ budget, step limit, learning rate, ...) override the stored ones.
 from __future__ import annotations
 
 import dataclasses
-import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO
 
 import torch
-from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from .. import __version__
 from ..config import ConfigError, default_of, from_json
+from ..devices import describe_device, place, precision_dtype, resolve_device
 from ..errors import UserError
-from ..train.checkpoint import CONFIG, find_weights, load_weights, read_config, start_run
+from ..train.checkpoint import (
+    CONFIG,
+    check_weights_fit,
+    find_weights,
+    load_weights,
+    read_config,
+    start_run,
+)
 from ..train.checkpoint import write_config as _write_config
+from ..train.distributed import Dist, init_distributed
 from ..train.trainer import Trainer, TrainResult, seed_everything
 from .format1 import migrate
 from .layer import LayerConfig
@@ -171,33 +179,74 @@ def train_run(
     progress: bool = True,
     stream: TextIO | None = None,
     say: Callable[[str], None] = lambda line: print(line, flush=True),
+    device: str = "auto",
+    precision: str = "fp32",
+    dist_timeout: float = 300.0,
 ) -> tuple[TrainResult, list[str]]:
     """Read the data, write the run directory and train (a new run, or ``stored`` resumed).
 
+    ``device`` and ``precision`` are this session's (``--device``, ``--precision``: not part of
+    the run, which records them in ``info["trained_on"]``). Started by torchrun or ``--nproc``
+    (``WORLD_SIZE`` > 1 in the environment), this process trains its part of each batch
+    (:mod:`rnnkit.train.distributed`; ``dist_timeout``: seconds to wait for the others).
+
     Returns:
-        how training ended, and the lines the task has to say about it.
+        how training ended, and the lines the task has to say about it (none on ranks > 0).
     """
-    out = Path(out)
+    where = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
+    dtype = precision_dtype(precision, where)
+    group = init_distributed(where, dist_timeout)
+    try:
+        return _train(spec, cfg, Path(out), stored, group, dtype, precision, progress, stream, say)
+    finally:
+        group.close()
+
+
+def _train(
+    spec: TaskSpec,
+    cfg: RunConfig,
+    out: Path,
+    stored: RunConfig | None,
+    group: Dist,
+    dtype: torch.dtype | None,
+    precision: str,
+    progress: bool,
+    stream: TextIO | None,
+    say: Callable[[str], None],
+) -> tuple[TrainResult, list[str]]:
     resume = stored is not None
     if not resume and out.exists():  # refuse a non-empty directory before reading any data
-        start_run(out, spec.name, resume=False)
+        group.on_main(lambda: start_run(out, spec.name, resume=False))
     prep = spec.prepare(cfg)
     if stored is not None:
         _check_same_data(spec, cfg, stored, out, prep.artifacts)
-    has_checkpoint = start_run(out, spec.name, resume)
-    _write_config(out, cfg.to_json())
-    if not resume:
-        spec.save_artifacts(out, prep.artifacts)
+    session = {"device": describe_device(group.device), "precision": precision,
+               "processes": group.world}  # fmt: skip
+    history = list(stored.info.get("trained_on", [])) if stored is not None else []
+    cfg.info["trained_on"] = history if history[-1:] == [session] else [*history, session]
+
+    def write_run() -> bool:
+        has_checkpoint = start_run(out, spec.name, resume)
+        _write_config(out, cfg.to_json())
+        if not resume:
+            spec.save_artifacts(out, prep.artifacts)
+        return has_checkpoint
+
+    has_checkpoint = bool(group.on_main(write_run))
     seed_everything(cfg.train.seed)
-    model = spec.build_model(cfg, prep.artifacts)
+    model = place(spec.build_model(cfg, prep.artifacts), group.device)
+    group.broadcast_model(model)
     n_params = sum(p.numel() for p in model.parameters())
     layer = cfg.layer
-    say(f"{'resuming' if has_checkpoint else 'training'} a {layer.num_layers}x"
-        f"{layer.hidden_size} {layer.cell} ({n_params / 1e6:.2f}M parameters) {prep.describe}; "
-        f"run in {out}")  # fmt: skip
-    trainer = Trainer(model, prep.task, cfg.train, out, stream=stream, progress=progress)
+    on = describe_device(group.device) + (f" x{group.world} processes" if group.active else "")
+    if group.main:
+        say(f"{'resuming' if has_checkpoint else 'training'} a {layer.num_layers}x"
+            f"{layer.hidden_size} {layer.cell} ({n_params / 1e6:.2f}M parameters) "
+            f"{prep.describe}; on {on}; run in {out}")  # fmt: skip
+    trainer = Trainer(model, prep.task, cfg.train, out, stream=stream, progress=progress,
+                      precision=dtype, dist=group)  # fmt: skip
     result = trainer.run(resume=has_checkpoint)
-    return result, spec.finish(model, prep, out, result)
+    return result, (spec.finish(model, prep, out, result) if group.main else [])
 
 
 def _check_same_data(
@@ -214,35 +263,6 @@ def _check_same_data(
                         "since it started")  # fmt: skip
 
 
-def _check_size(
-    spec: TaskSpec, cfg: RunConfig, artifacts: Any, weights: Path, config: Path
-) -> None:
-    """Refuse a config whose model differs in size from the weights file before allocating it
-    (an edited ``hidden_size`` of 10^9 must not try to allocate a terabyte)."""
-    with torch.device("meta"):
-        want = sum(t.numel() for t in spec.build_model(cfg, artifacts).state_dict().values()
-                   if isinstance(t, torch.Tensor))  # fmt: skip
-    try:
-        with safe_open(str(weights), "pt") as f:
-            have = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118
-    except (SafetensorError, OSError):
-        return  # load_weights names the damaged file
-    if want != have:
-        raise UserError(
-            f"{weights}: holds {have:,} numbers, the model in {config} needs {want:,}; "
-            "the config and the weights do not belong together"
-        )
-
-
-def cfg_path(weights: Path) -> Path:
-    run = (
-        weights.parent
-        if weights.parent.name.startswith("checkpoint") is False
-        else weights.parent.parent
-    )
-    return run / CONFIG
-
-
 @dataclass
 class TrainedRun:
     """A run directory opened for use: its task, config, artifacts and model (best weights,
@@ -255,8 +275,14 @@ class TrainedRun:
     model: nn.Module
 
 
-def open_run(run: str | Path, task: str | tuple[str, ...] | None = None) -> TrainedRun:
-    """Open a trained run; ``task`` names the task(s) the caller handles.
+def open_run(
+    run: str | Path,
+    task: str | tuple[str, ...] | None = None,
+    device: str | torch.device | None = None,
+) -> TrainedRun:
+    """Open a trained run; ``task`` names the task(s) the caller handles; ``device`` (a
+    ``--device`` name or a torch device; default the CPU) is where its model goes: weights are
+    saved on the CPU, so a run trained anywhere opens anywhere.
 
     Raises:
         UserError: not a run, a run of another task, a damaged file, or no weights yet.
@@ -268,8 +294,11 @@ def open_run(run: str | Path, task: str | tuple[str, ...] | None = None) -> Trai
     spec = TASKS[cfg.task]
     weights = find_weights(run)
     artifacts = spec.load_artifacts(run, cfg)
-    _check_size(spec, cfg, artifacts, weights, run / CONFIG)
+    check_weights_fit(weights, lambda: spec.build_model(cfg, artifacts))  # before allocating
+    where = resolve_device(device) if isinstance(device, str) else device
     model = spec.build_model(cfg, artifacts)
     load_weights(weights, model)
+    if where is not None:
+        place(model, where)
     model.eval()
     return TrainedRun(run, spec, cfg, artifacts, model)

@@ -151,9 +151,12 @@ class SequenceSpec(TaskSpec):
         return lines
 
 
-def open_sequence_run(path: str | Path) -> tuple[TrainedRun, SequenceTask]:
-    """A classify, regress or tag run, and the task object that scores and predicts with it."""
-    run = open_run(path, tuple(_TASKS))
+def open_sequence_run(
+    path: str | Path, device: str | None = None
+) -> tuple[TrainedRun, SequenceTask]:
+    """A classify, regress or tag run (its model on ``device``, default the CPU), and the task
+    object that scores and predicts with it."""
+    run = open_run(path, tuple(_TASKS), device)
     spec = run.spec
     assert isinstance(spec, SequenceSpec)
     return run, spec.scorer(run.config, run.artifacts)

@@ -98,6 +98,7 @@ class TextTask(Task):
     """
 
     curve_scale = 1 / math.log(2)
+    batch_dim = 1  # windows are (T, B): the streams are columns
 
     def __init__(
         self,

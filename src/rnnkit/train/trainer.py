@@ -30,9 +30,11 @@ What the loop does, step by step:
    ``constant``, ``cosine`` or ``linear`` decay to ``min_lr * lr`` at the end. The end is the
    nearer of ``max_steps`` and ``time_budget``, so a run with a time budget decays by the fraction
    of the budget spent (and is then not bit-for-bit reproducible: its schedule depends on speed).
-3. ``loss, n = task.loss(model, batch)``; add ``regularization_loss()`` of every rnnkit layer in
-   the model (weight and activity penalties); backward; clip the global gradient norm to ``clip``;
-   Adam step. A non-finite loss stops training with a :class:`~rnnkit.errors.UserError`.
+3. ``loss, n = task.loss(model, batch)`` (under autocast when a ``precision`` is given); add
+   ``regularization_loss()`` of every rnnkit layer in the model (weight and activity penalties);
+   backward; with several processes, each computes this on its part of the batch and the
+   gradients are averaged over them (:mod:`.distributed`); clip the global gradient norm to
+   ``clip``; Adam step. A non-finite loss stops training with a :class:`~rnnkit.errors.UserError`.
 4. Every ``log_every`` steps append ``{"step", "elapsed", "lr", "train_loss", "rate"}`` to
    ``metrics.jsonl``; every ``eval_every`` steps evaluate and append the metrics, keeping a copy of
    the best weights; every ``checkpoint_every`` steps save a checkpoint (:mod:`.checkpoint`).
@@ -47,6 +49,10 @@ same seed it reaches the same numbers as a run that was never stopped.
 
 Evaluation runs with the RNG state saved and restored around it, so evaluating never changes
 the training that follows.
+
+The model is trained where it is (:func:`rnnkit.devices.place` puts it on a device); batches
+stay where the task makes them. With several processes (``dist``), every rank runs this same
+loop on its part of each batch; only rank 0 writes to the run directory and shows progress.
 """
 
 from __future__ import annotations
@@ -70,10 +76,12 @@ import torch
 from torch import Tensor, nn
 
 from ..config import check, from_json, option, to_json
+from ..devices import autocast
 from ..errors import UserError
 from ..layers import RecurrentLayer
 from ..runs import append_jsonl, atomic_write, read_jsonl
 from .checkpoint import WEIGHTS, TrainState, load_checkpoint, save_checkpoint, save_weights
+from .distributed import SINGLE, Dist, rows_of, shard
 from .progress import Progress, format_count, format_duration, format_rate
 
 __all__ = [
@@ -203,9 +211,14 @@ class Task(ABC):
         unit: what ``n_units`` counts, singular (``"char"``, ``"token"``, ``"sequence"``).
         curve_label: the y-axis label of ``loss.png``.
         curve_scale: ``loss * curve_scale`` is what ``loss.png`` draws (e.g. ``1 / ln 2`` for bits).
+        batch_dim: the batch dimension of the tensors in a batch (0: batch-first rows; text's
+            ``(T, B)`` windows: 1). With several processes each takes its part along it, and the
+            tensors of :meth:`state_dict` are per-row along it too (gathered for a checkpoint,
+            split on resume); state that is not per-row must be JSON values.
     """
 
     unit: str = "unit"
+    batch_dim: int = 0
     curve_label: str = "loss"
     curve_scale: float = 1.0
 
@@ -282,6 +295,45 @@ def _regularization(model: nn.Module) -> Tensor | None:
     return total
 
 
+class _Float32Recurrence:
+    """Hooks that run an rnnkit recurrent layer in float32 inside autocast: its half-precision
+    inputs are widened and autocast is off until it returns. torch's own CPU LSTM fails under
+    bf16 autocast where oneDNN has no bf16 kernel for it, and rnnkit's fused kernels (hand-written
+    backward) are float32 only; the embedding, heads and losses still run in ``precision``."""
+
+    def __init__(self) -> None:
+        self.saved: list[tuple[str, bool]] = []
+
+    def before(self, module: nn.Module, args: Any, kwargs: Any) -> tuple[Any, Any]:
+        kind = next((p.device.type for p in module.parameters()), "cpu")
+        self.saved.append((kind, torch.is_autocast_enabled(kind)))
+        torch.set_autocast_enabled(kind, False)
+        return _widen(args), _widen(kwargs)
+
+    def after(self, module: nn.Module, args: Any, output: Any) -> Any:
+        kind, enabled = self.saved.pop()
+        torch.set_autocast_enabled(kind, enabled)
+        return output
+
+
+def _widen(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.float() if value.dtype in (torch.float16, torch.bfloat16) else value
+    if isinstance(value, (tuple, list)):
+        return type(value)(_widen(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _widen(v) for k, v in value.items()}
+    return value
+
+
+def _recurrence_in_float32(model: nn.Module) -> None:
+    hooks = _Float32Recurrence()
+    for m in model.modules():
+        if isinstance(m, RecurrentLayer):
+            m.register_forward_pre_hook(hooks.before, with_kwargs=True)
+            m.register_forward_hook(hooks.after)
+
+
 class Trainer:
     """Train ``model`` on ``task`` into the run directory ``run_dir``.
 
@@ -293,6 +345,9 @@ class Trainer:
         stream: where progress and the summary go (stdout by default).
         progress: show the live progress bar / periodic lines.
         progress_interval: seconds between progress lines when ``stream`` is not a terminal.
+        precision: the autocast dtype of the forward pass and the loss (``None``: float32; see
+            :func:`rnnkit.devices.precision_dtype`).
+        dist: this process's place among several (:func:`~.distributed.init_distributed`).
     """
 
     def __init__(
@@ -305,13 +360,23 @@ class Trainer:
         stream: TextIO | None = None,
         progress: bool = True,
         progress_interval: float = 10.0,
+        precision: torch.dtype | None = None,
+        dist: Dist = SINGLE,
     ) -> None:
         self.model = model
         self.task = task
         self.config = config
         self.run_dir = Path(run_dir)
         self.stream = stream if stream is not None else sys.stdout
-        self.show_progress = progress
+        self.dist = dist
+        self.show_progress = progress and dist.main
+        self.device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        self.precision = precision
+        if precision is not None:
+            _recurrence_in_float32(model)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        # fp16 needs loss scaling so that small gradients do not underflow (bf16 does not)
+        self.scaler = torch.amp.GradScaler(self.device.type) if precision is torch.float16 else None
         self.progress_interval = progress_interval
         self.optimizer = torch.optim.Adam(
             model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
@@ -329,7 +394,7 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), autocast(self.device, self.precision):
                 metrics = {k: float(v) for k, v in self.task.evaluate(self.model).items()}
         finally:
             self.model.train(was_training)
@@ -341,39 +406,63 @@ class Trainer:
 
     def _record_eval(self, metrics: dict[str, float], lr: float) -> None:
         s = self.state
-        append_jsonl(
-            self.run_dir / METRICS,
-            {"step": s.step, "elapsed": round(s.elapsed, 3), "lr": lr, **metrics},
-        )
+        if self.dist.main:
+            append_jsonl(
+                self.run_dir / METRICS,
+                {"step": s.step, "elapsed": round(s.elapsed, 3), "lr": lr, **metrics},
+            )
         val = metrics["val_loss"]
         if s.best_val is None or val < s.best_val:
             s.best_val, s.best_step, s.bad_evals = val, s.step, 0
             s.best_metrics = dict(metrics)
-            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.best_weights = {
+                k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()
+            }
         else:
             s.bad_evals += 1
         s.last_eval = s.step
 
     def _save(self) -> None:
+        task_state = self.dist.gather_rows(self.task.state_dict(), self.task.batch_dim)
+        if not self.dist.main:
+            return
         save_checkpoint(
             self.run_dir,
             model=self.model,
             optimizer=self.optimizer,
             state=self.state,
-            task_state=self.task.state_dict(),
+            task_state=task_state,
             best_weights=self.best_weights,
         )
+
+    def _step(self, batch: Any) -> tuple[float, int]:
+        """Forward, backward and, with several processes, the gradients averaged over them;
+        returns ``(loss, units)`` of the whole batch."""
+        d, dim = self.dist, self.task.batch_dim
+        part = shard(batch, dim, d.rank, d.world)
+        self.optimizer.zero_grad(set_to_none=True)
+        if d.active and rows_of(part, dim) == 0:  # a short last batch left this rank nothing
+            return d.reduce_gradients(self.params, 0.0, 0)
+        with autocast(self.device, self.precision):
+            loss, n = self.task.loss(self.model, part)
+            reg = _regularization(self.model)
+            total = loss if reg is None else loss + reg
+        (total if self.scaler is None else self.scaler.scale(total)).backward()
+        return d.reduce_gradients(self.params, float(loss.detach()), n)
 
     def _resume(self) -> None:
         ckpt = load_checkpoint(self.run_dir, self.model, self.optimizer)
         self.state = ckpt.state
         self.best_weights = ckpt.best_weights
+        d = self.dist
         try:
-            self.task.load_state_dict(ckpt.task_state)
+            self.task.load_state_dict(shard(ckpt.task_state, self.task.batch_dim, d.rank, d.world))
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise UserError(
                 f"{ckpt.path}: the task's saved state does not fit this run ({e})"
             ) from e
+        if not d.main:
+            return
         rows = [
             r for r in read_jsonl(self.run_dir / METRICS) if r.get("step", 0) <= self.state.step
         ]
@@ -406,7 +495,7 @@ class Trainer:
         """Train until a limit is reached (or Ctrl-C); see the module docstring."""
         if resume:
             self._resume()
-        else:  # a fresh start (e.g. resuming a run that never saved a checkpoint)
+        elif self.dist.main:  # a fresh start (e.g. resuming a run that never saved a checkpoint)
             (self.run_dir / METRICS).unlink(missing_ok=True)
         c, s = self.config, self.state
         s.stop_reason = ""
@@ -418,7 +507,7 @@ class Trainer:
             self.progress_interval,
             enabled=self.show_progress,
         )
-        if resume:
+        if resume and self.dist.main:
             progress.note(f"resuming at step {s.step:,} ({format_duration(s.elapsed)} trained)")
         self.model.train()
         session_start, elapsed0, units0 = time.perf_counter(), s.elapsed, s.units
@@ -430,21 +519,21 @@ class Trainer:
                 lr = learning_rate(c, s.step, s.elapsed)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                batch = self.task.next_batch()
-                loss, n = self.task.loss(self.model, batch)
-                value = float(loss.detach())
+                value, n = self._step(self.task.next_batch())
                 if not math.isfinite(value):
                     raise UserError(
                         f"training diverged at step {s.step + 1}: the loss is {value}; lower --lr "
                         "or --clip (the last checkpoint is intact)"
                     )
-                reg = _regularization(self.model)
-                total = loss if reg is None else loss + reg
-                self.optimizer.zero_grad(set_to_none=True)
-                total.backward()
+                if self.scaler is not None:
+                    self.scaler.unscale_(self.optimizer)
                 if c.clip:
                     nn.utils.clip_grad_norm_(self.model.parameters(), c.clip)
-                self.optimizer.step()
+                if self.scaler is not None:
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                else:
+                    self.optimizer.step()
                 s.step += 1
                 s.units += n
                 s.window_loss += value * n
@@ -452,7 +541,7 @@ class Trainer:
                 now = time.perf_counter()
                 s.elapsed = elapsed0 + (now - session_start)
                 rate = (s.units - units0) / max(now - session_start, 1e-9)
-                if s.step % c.log_every == 0:
+                if s.step % c.log_every == 0 and self.dist.main:
                     append_jsonl(
                         self.run_dir / METRICS,
                         {
@@ -469,9 +558,13 @@ class Trainer:
                 if c.checkpoint_every and s.step % c.checkpoint_every == 0:
                     self._save()
                 s.elapsed = elapsed0 + (time.perf_counter() - session_start)
+                # every rank goes by rank 0's clock and stops at the same step
+                s.elapsed, self._eval_seconds, stop = self.dist.agree(
+                    s.elapsed, self._eval_seconds, ctrl_c.requested
+                )
                 shown = s.window_loss / s.window_units if s.window_units else value
                 progress.update(s.step, s.elapsed, shown, rate)
-                if ctrl_c.requested:
+                if stop:
                     interrupted = True
                     reason = "interrupted"
                     break
@@ -479,6 +572,8 @@ class Trainer:
         s.stop_reason = reason
         if interrupted:
             self._save()
+            if not self.dist.main:
+                return TrainResult(s, s.best_metrics, interrupted=True)
             save_weights(self.run_dir / WEIGHTS, self.best_weights or self.model)
             self._plot()
             print(
@@ -494,9 +589,11 @@ class Trainer:
         self._save()
         if self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
+        result = TrainResult(s, s.best_metrics)
+        if not self.dist.main:
+            return result
         save_weights(self.run_dir / WEIGHTS, self.model)
         self._plot()
-        result = TrainResult(s, s.best_metrics)
         best = self.task.describe(s.best_metrics) if s.best_metrics else "no evaluation"
         print(
             f"trained {s.step:,} steps ({format_count(s.units)} {self.task.unit}s) in "
