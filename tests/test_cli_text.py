@@ -6,8 +6,8 @@ from __future__ import annotations
 import errno
 import io
 import json
-import shutil
 import os
+import shutil
 import signal
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,8 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.runs import read_jsonl
-from rnnkit.train import checkpoint as ck
 from rnnkit.tasks.text import TextTask
+from rnnkit.train import checkpoint as ck
 
 TINY = [
     "--hidden-size",

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
 
 import rnnkit
 from rnnkit.models.language_model import LanguageModel
-from rnnkit.train.text_task import TextTask
+from rnnkit.tasks.text import TextTask
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def make(embed: int = 6, layer: rnnkit.RecurrentLayer | None = None) -> LanguageModel:
