@@ -75,7 +75,7 @@ def add_device_flag(parser: argparse.ArgumentParser | Any, default: str = "auto"
         "--device",
         default=default,
         metavar="DEVICE",
-        help=f"where the model runs: {DEVICES} (default {default}: a GPU when there is one)",
+        help=f"where the model runs: {DEVICES}; auto: a GPU when there is one (default {default})",
     )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..config import ConfigError
 from ..data.synthetic import SYNTHETIC, adding_baseline_mse, copy_baseline_xent
+from ..devices import add_device_flag
 from ..errors import UserError
 from ..runs import load_json, read_jsonl, save_json
 from ..tasks import CELLS, TASKS, DataConfig, HeadConfig, LayerConfig, RunConfig, train_run
@@ -81,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gradients", action="store_true",
                    help="also draw |dL/dh_t| against the distance from the loss, at initialisation "
                    "and after training (gradients.png; numbers in compare.json)")  # fmt: skip
+    add_device_flag(p)
     layer = {**_defaults(LayerConfig), **LAYER_DEFAULTS}
     add_config_flags(p, "recurrent layer", "layer", LayerConfig, layer, hidden={"cell"})
     train = {**_defaults(TrainConfig), **TRAIN_DEFAULTS}
@@ -197,9 +199,8 @@ def run(args: argparse.Namespace) -> int:
             model=HeadConfig(), train=TrainConfig.from_dict({**cfg.to_dict(), "seed": seed}),
             sources=[args.task],
         )  # fmt: skip
-        result, _ = train_run(
-            TASKS[kind], run_cfg, path, progress=False, stream=io.StringIO(), say=lambda _: None
-        )
+        result, _ = train_run(TASKS[kind], run_cfg, path, progress=False, stream=io.StringIO(),
+                              say=lambda _: None, device=args.device)  # fmt: skip
         summary = load_json(path / "summary.json")
         rows = read_jsonl(path / "metrics.jsonl")
         key = f"val_{metric}"

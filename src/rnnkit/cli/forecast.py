@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..devices import add_device_flag
 from ..errors import UserError
 from ..forecasting.backtest import forecast_quantiles
 from ..models.forecaster import QUANTILES, Forecaster
@@ -52,11 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--series-name", default=None, metavar="NAME",
                    help="which series the picture shows (default: the first)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the sample paths (default 0)")
+    add_device_flag(p, default="cpu")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    trained = open_run(args.run, "forecast")
+    trained = open_run(args.run, "forecast", args.device)
     cfg, art, model = trained.config, trained.artifacts, trained.model
     assert isinstance(art, ForecastArtifacts) and isinstance(model, Forecaster)
     H = cfg.model.horizon if args.horizon is None else args.horizon

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from ..data.text import read_corpus
+from ..devices import add_device_flag
 from ..errors import UserError
 from ..inspection import MAX_SYMBOLS, saturation, text_features, trace_text, unit_correlations
 from ..models.language_model import LanguageModel
@@ -60,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--png", default=None, metavar="DIR", help="also write the figures as PNG files in DIR"
     )
+    add_device_flag(p, default="cpu")
     p.set_defaults(func=run)
 
 
@@ -168,7 +170,7 @@ def _inspect_text(args: argparse.Namespace, trained: TrainedRun, out: Path) -> i
 def run(args: argparse.Namespace) -> int:
     if args.units < 1:
         raise UserError(f"--units must be a positive integer, got {args.units}")
-    trained = open_run(args.run, TASKS)
+    trained = open_run(args.run, TASKS, args.device)
     out = Path(args.out) if args.out is not None else trained.path / "inspect.html"
     if out.is_dir():
         raise UserError(f"--out {out}: is a directory; name the page, e.g. {out / 'inspect.html'}")

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..data.pairs import Pairs, read_pairs
 from ..data.pairs_builtin import BUILTIN_PAIRS, builtin_pairs
+from ..devices import add_device_flag
 from ..errors import UserError
 from ..tasks import RunConfig, open_run
 from ..tasks.translate import translate_texts, write_text
@@ -51,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", metavar="FILE", help="write the translations here (default stdout)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N",
                    help="sentences decoded together (the output does not depend on it)")  # fmt: skip
+    add_device_flag(p, default="cpu")
     p.set_defaults(func=run)
 
 
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if args.attention_plot and args.input:
         raise UserError("--attention-plot draws one TEXT; not with --input")
     texts = [args.text] if args.text is not None else _read_lines(args.input)
-    tr = open_run(args.run, "translate")
+    tr = open_run(args.run, "translate", args.device)
     out = translate_texts(tr.model, tr.config, tr.artifacts, texts, beam=args.beam,  # type: ignore[arg-type]
                           alpha=args.length_penalty, batch_size=args.batch_size)  # fmt: skip
     unknown = sum(t.unknown for t in out)
