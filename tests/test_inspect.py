@@ -19,7 +19,7 @@ from rnnkit.data.vocab import Vocabulary
 from rnnkit.gradflow import gradient_norms
 from rnnkit.inspection import Trace, saturation, text_features, trace_text, unit_correlations
 from rnnkit.inspection_seq import trace_sequence
-from rnnkit.models import LanguageModel, SequenceRegressor
+from rnnkit.models import LanguageModel, SequenceClassifier, SequenceRegressor, SequenceTagger
 from rnnkit.tasks import open_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -220,3 +220,33 @@ def test_inspect_sequence_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     tr = trace_sequence(trained.model, x)
     full = trained.model(x[None], torch.tensor([7])).softmax(-1)[0]
     assert tr.hidden.shape == (7, 6) and np.allclose(tr.prediction[-1], full.detach().numpy())
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_sequence_prediction_at_each_step_is_the_model_on_that_prefix(pooling: str) -> None:
+    torch.manual_seed(0)
+    clf = SequenceClassifier(rnnkit.GRU(3, 5, batch_first=True), 4, pooling=pooling).eval()
+    reg = SequenceRegressor(rnnkit.LSTM(3, 5, batch_first=True), pooling=pooling).eval()
+    x = torch.randn(6, 3)
+    tc = trace_sequence(clf, x, pooling=pooling)
+    tr = trace_sequence(reg, x, pooling=pooling, target=(10.0, 2.0))
+    for t in range(1, 7):
+        n = torch.tensor([t])
+        assert torch.allclose(torch.from_numpy(tc.prediction[t - 1]).float(),
+                              clf(x[None, :t], n).softmax(-1)[0], atol=1e-6)  # fmt: skip
+        assert tr.prediction[t - 1] == pytest.approx(
+            float(reg(x[None, :t], n).detach()) * 2 + 10, abs=1e-5
+        )
+
+
+def test_tagger_trace_is_its_per_step_output() -> None:
+    torch.manual_seed(0)
+    tagger = SequenceTagger(
+        rnnkit.LSTM(4, 5, batch_first=True), 3, embedding=torch.nn.Embedding(9, 4)
+    )
+    x = torch.tensor([1, 5, 2, 8])
+    tr = trace_sequence(tagger, x)
+    want = tagger.eval()(x[None], torch.tensor([4])).softmax(-1)[0]
+    assert tr.hidden.shape == (4, 5) and np.allclose(
+        tr.prediction, want.detach().numpy(), atol=1e-6
+    )
