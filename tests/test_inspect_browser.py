@@ -89,6 +89,9 @@ def test_picking_a_unit_changes_the_colours(page: Path, tmp_path: Path) -> None:
     colours = [_colours(d) for d in doms.values()]
     assert all(len(c) == len(TEXT) + 1 for c in colours)
     assert colours[0] != colours[1]
+    first = data["ranked"][0]  # with no hash: the unit that tracks a feature best
+    done = _chromium(page, tmp_path, "--dump-dom")
+    assert f'data-selected="{first["layer"]}.{first["kind"]}.{first["unit"]}"' in _root(done.stdout)
     assert len(set(colours[0])) > 10  # a unit's value varies over the text: many shades
 
 

@@ -91,10 +91,12 @@ SCRIPT = r"""
   }
   function refreshUnits() {
     var key = layerSel.value + "." + kindSel.value, units = Object.keys(D.units[key] || {});
+    var was = unitSel.value;
     units.sort(function (a, b) { return a - b; });
     fill(unitSel, units, units.map(function (u) {
       return u + (D.tags[key + "." + u] ? " (" + D.tags[key + "." + u] + ")" : "");
     }));
+    if (units.indexOf(was) >= 0) unitSel.value = was;  // the same unit number, if held
   }
   function paint() {
     var key = layerSel.value + "." + kindSel.value, u = unitSel.value;
@@ -160,6 +162,7 @@ SCRIPT = r"""
   }
   function applyHash() {
     var h = fromHash();
+    if (!Object.keys(h).length) return;
     pick(h.layer, h.kind, h.unit, h.color || (h.unit !== undefined ? "unit" : undefined));
   }
   var first = D.ranked.length ? D.ranked[0] : null;
