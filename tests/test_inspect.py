@@ -203,7 +203,9 @@ def test_inspect_bad_input(
     shutil.copytree(text_run, other)
     cfg = json.loads((other / "config.json").read_text())
     (other / "config.json").write_text(json.dumps({**cfg, "task": "forecast"}))
-    assert "handles text, classify, regress, tag runs" in _fails(["inspect", str(other)], capsys)
+    err = _fails(["inspect", str(other)], capsys)
+    assert "does not support 'forecast' runs yet" in err
+    assert "no such run directory" in _fails(["inspect", str(tmp_path / "nothing")], capsys)
 
 
 def test_inspect_sequence_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -85,7 +85,7 @@ def trace_sequence(
     was = model.training
     model.eval()
     try:
-        xb = x[None]  # (1, T, ...)
+        xb = x[None].to(model.head.weight.device)  # (1, T, ...)
         e = enc.embedding(xb) if enc.embedding is not None else xb
         e = e if layer.batch_first else e.transpose(0, 1)
         out, _ = layer(e)
@@ -100,7 +100,7 @@ def trace_sequence(
                 pred = logits.softmax(-1)  # (T, C)
     finally:
         model.train(was)
-    return SequenceTrace(out.float().numpy(), pred.double().numpy())
+    return SequenceTrace(out.float().cpu().numpy(), pred.double().cpu().numpy())
 
 
 def _png_tag(path: Path) -> str:

@@ -24,6 +24,7 @@ from ..models.language_model import LanguageModel
 from ..runs import atomic_write
 from ..tasks import open_run
 from ..tasks.run import TrainedRun
+from ..train.checkpoint import read_config
 
 __all__ = ["register", "run"]
 
@@ -170,6 +171,12 @@ def _inspect_text(args: argparse.Namespace, trained: TrainedRun, out: Path) -> i
 def run(args: argparse.Namespace) -> int:
     if args.units < 1:
         raise UserError(f"--units must be a positive integer, got {args.units}")
+    task = read_config(args.run).get("task")
+    if task not in TASKS:
+        raise UserError(
+            f"{args.run}: inspect does not support {task!r} runs yet (it reads "
+            f"{', '.join(TASKS)} runs)"
+        )
     trained = open_run(args.run, TASKS, args.device)
     out = Path(args.out) if args.out is not None else trained.path / "inspect.html"
     if out.is_dir():
