@@ -15,7 +15,7 @@ al. (2016)'s length penalty
     lp(Y) = ((5 + |Y|) / 6) ** alpha,   score = log P(Y | X) / lp(Y)
 
 (``|Y|`` counts ``</s>``; ``alpha = 0``: plain log-probability). With ``K = 1`` this is greedy
-decoding. Every output stops after ``max_len`` tokens (the length guard); such an output is marked
+decoding. ``<s>`` and ``<pad>`` are never written. Every output stops after ``max_len`` tokens (the length guard); such an output is marked
 ``finished=False``.
 
 Shape letters: ``B`` sentences, ``K`` beam, ``S`` source steps, ``V`` target vocabulary.
@@ -64,6 +64,16 @@ def length_penalty(length: int, alpha: float) -> float:
     return ((5 + length) / 6) ** alpha
 
 
+def _log_probs(model: Seq2Seq, logits: Tensor, bos: int) -> Tensor:
+    """``log_softmax`` in float64 with ``<s>`` and ``<pad>`` ruled out (never written)."""
+    logits = logits.double()
+    logits[:, bos] = -math.inf
+    pad = model.tgt_embed.padding_idx
+    if pad is not None:
+        logits[:, pad] = -math.inf
+    return torch.log_softmax(logits, dim=-1)
+
+
 def _check(beam: int, max_len: int) -> None:
     if beam < 1:
         raise UserError(f"--beam must be 1 or more, got {beam}")
@@ -86,7 +96,7 @@ def greedy_decode(
     toks, attn = [], []
     for _ in range(max_len):
         logits, state, weights = model.step(prev, state, memory)
-        logp = torch.log_softmax(logits.double(), dim=-1)  # (B, V)
+        logp = _log_probs(model, logits, bos)  # (B, V)
         tok = logp.argmax(-1)  # (B,)
         score += torch.where(done, 0.0, logp.gather(1, tok[:, None]).squeeze(1))
         toks.append(tok)
@@ -136,7 +146,7 @@ def beam_search(
     base = torch.arange(B, device=dev)[:, None] * K  # (B, 1)
     for t in range(max_len):
         logits, state, weights = model.step(prev, state, memory)
-        logp = torch.log_softmax(logits.double(), dim=-1)  # (B*K, V)
+        logp = _log_probs(model, logits, bos)  # (B*K, V)
         V = logp.shape[-1]
         cand = (scores.reshape(B * K, 1) + logp).reshape(B, K * V)
         n = min(2 * K, K * V)
