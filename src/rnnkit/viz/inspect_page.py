@@ -45,7 +45,7 @@ def encode_values(v: np.ndarray, signed: bool) -> tuple[float, float, str]:
     Signed values get a range symmetric about 0; gates keep ``[0, 1]``.
 
     >>> encode_values(np.array([0.0, 0.5, 1.0]), signed=False)
-    (0.0, 1.0, '0V_')
+    (0.0, 1.0, '0W_')
     """
     if signed:
         m = float(np.abs(v).max()) or 1.0
