@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import torch
 
+from rnnkit.cli import main
 from rnnkit.cli.train import train_process
 from rnnkit.errors import UserError
 from rnnkit.runs import release_held_runs
@@ -117,18 +118,25 @@ def _die(rank_to_die: int) -> None:
     time.sleep(120)  # the launcher must stop this one
 
 
-def _refuse() -> None:
-    raise UserError(f"rank {os.environ['RANK']} refuses")
-
-
 def test_a_process_that_dies_ends_the_job() -> None:
     with pytest.raises(UserError, match=r"process 1 died \(exit code 3\); the job was stopped"):
         launch(2, "cpu", _die, (1,))
 
 
-def test_a_process_error_is_one_message() -> None:
-    with pytest.raises(UserError, match=r"^rank 0: rank 0 refuses$"):
-        launch(2, "cpu", _refuse, ())
+def test_nproc_error_in_a_process_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--nproc through the CLI: rank 0 refuses a directory that is not a run; rank 1 stops
+    with it, and the launcher prints rank 0's message once."""
+    corpus = _corpus(tmp_path / "c.txt")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    argv = ["train", "text", str(corpus), "--out", str(tmp_path / "busy"), "--nproc", "2",
+            "--max-steps", "1", "--quiet", "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"rnnkit: error: rank 0: {tmp_path / 'busy'}") and "\n" not in err
+    assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
 
 
 def test_rendezvous_that_never_completes(monkeypatch: pytest.MonkeyPatch) -> None:
