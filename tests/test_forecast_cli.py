@@ -125,3 +125,18 @@ def test_bad_use_of_a_run(
     other.mkdir()
     assert main(["forecast", str(other)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_resume_reaches_the_same_weights(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    base = ["train", "forecast", "airline", "--horizon", "6", "--holdout", "6", "--hidden-size", "8",
+            "--eval-every", "3", "--checkpoint-every", "3", "--schedule", "constant", "--quiet"]  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "a"), "--max-steps", "6"]) == 0
+    assert main([*base, "--out", str(tmp_path / "b"), "--max-steps", "3"]) == 0
+    assert main([*base, "--out", str(tmp_path / "b"), "--max-steps", "6", "--resume"]) == 0
+    a, b = (
+        load_file(tmp_path / "a" / "model.safetensors"),
+        load_file(tmp_path / "b" / "model.safetensors"),
+    )
+    assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)
