@@ -264,6 +264,8 @@ def load_series(
                 )
                 tc = tcol if tcol is not None else 0
                 where = f" in series {gid!r}" if gid else ""
+                if idcol is None and grid[k] < grid[k - 1]:
+                    where += "; several series in one column? give --series-id"
                 raise UserError(
                     f"{path}: row {idx[k] + 2}: {what} "
                     f"({rows[idx[k - 1]][tc]} then {rows[idx[k]][tc]}){where}"
