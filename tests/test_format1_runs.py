@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from rnnkit.cli import main
-from rnnkit.tasks import FORMAT_VERSION, read_run_config
 from rnnkit.runs import load_json
+from rnnkit.tasks import FORMAT_VERSION, read_run_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "format1"
 EXPECTED: dict[str, Any] = json.loads((FIXTURES / "expected.json").read_text())
