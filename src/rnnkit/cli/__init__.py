@@ -22,7 +22,20 @@ from ..runs import release_held_runs
 __all__ = ["build_parser", "main", "run"]
 
 # Command modules, in the order `rnnkit --help` lists them.
-COMMANDS = ["demo", "train", "sample", "eval", "predict", "translate", "forecast", "inspect", "compare", "bench", "doctor", "export"]
+COMMANDS = [
+    "demo",
+    "train",
+    "sample",
+    "eval",
+    "predict",
+    "translate",
+    "forecast",
+    "inspect",
+    "compare",
+    "bench",
+    "doctor",
+    "export",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
