@@ -19,6 +19,7 @@ from rnnkit.cli import main
 from rnnkit.runs import read_jsonl
 from rnnkit.tasks.text import TextTask
 from rnnkit.train import checkpoint as ck
+from rnnkit.train import rundir
 
 TINY = [
     "--hidden-size",
@@ -364,7 +365,7 @@ def test_disk_full_during_save_keeps_the_previous_checkpoint(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real, calls = ck.save_file, []
+    real, calls = rundir.save_file, []
 
     def flaky(tensors: dict[str, torch.Tensor], filename: str, metadata: Any = None) -> None:
         calls.append(filename)
@@ -372,7 +373,7 @@ def test_disk_full_during_save_keeps_the_previous_checkpoint(
             raise OSError(errno.ENOSPC, "No space left on device")
         real(tensors, filename, metadata=metadata)
 
-    monkeypatch.setattr(ck, "save_file", flaky)
+    monkeypatch.setattr(rundir, "save_file", flaky)
     code, _, err = train(capsys, corpus, tmp_path / "r")
     assert code == 2
     assert "could not save the checkpoint of step 16" in err

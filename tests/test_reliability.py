@@ -33,6 +33,7 @@ from rnnkit.data.tables import read_npz
 from rnnkit.errors import UserError
 from rnnkit.runs import LOCK, atomic_write, check_writable, hold_run, lock_run, save_json
 from rnnkit.train import checkpoint as ck
+from rnnkit.train import rundir
 from rnnkit.train.checkpoint import (
     TrainState,
     find_weights,
@@ -233,7 +234,7 @@ def test_a_safetensors_error_mid_save_is_one_line_and_keeps_the_previous_checkpo
             "Error while serializing: I/O error: No space left on device (os error 28)"
         )
 
-    monkeypatch.setattr(ck, "save_file", full)
+    monkeypatch.setattr(rundir, "save_file", full)
     with pytest.raises(UserError) as info:
         save(tmp_path, 10)
     assert str(info.value) == (
@@ -253,7 +254,7 @@ def test_a_full_disk_during_training_exits_2_with_one_line(
     def full(tensors: Any, filename: str, metadata: Any = None) -> None:
         raise SafetensorError("Error while serializing: I/O error: No space left on device")
 
-    monkeypatch.setattr(ck, "save_file", full)
+    monkeypatch.setattr(rundir, "save_file", full)
     argv = train_classify(data, tmp_path / "run", "--max-steps", "2", "--checkpoint-every", "1")
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -13,6 +13,7 @@ from torch import nn
 
 from rnnkit.errors import UserError
 from rnnkit.train import checkpoint as ck
+from rnnkit.train import rundir
 from rnnkit.train.checkpoint import (
     TrainState,
     load_checkpoint,
@@ -104,7 +105,7 @@ def test_full_disk_mid_save_keeps_the_previous_checkpoint(
     with torch.no_grad():
         for p in model.parameters():
             p.add_(1.0)
-    real, calls = ck.save_file, []
+    real, calls = rundir.save_file, []
 
     def flaky(tensors: dict[str, torch.Tensor], filename: str, metadata: Any = None) -> None:
         calls.append(filename)
@@ -113,7 +114,7 @@ def test_full_disk_mid_save_keeps_the_previous_checkpoint(
             raise OSError(errno.ENOSPC, "No space left on device")
         real(tensors, filename, metadata=metadata)
 
-    monkeypatch.setattr(ck, "save_file", flaky)
+    monkeypatch.setattr(rundir, "save_file", flaky)
     with pytest.raises(
         UserError,
         match=r"step 10 .*No space left on device; the previous checkpoint \(checkpoint-000005\) is intact",

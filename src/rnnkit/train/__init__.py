@@ -1,8 +1,11 @@
 """Training shared by every task: the loop, checkpoints, run directories and progress display.
 
-* :mod:`.trainer` — :class:`Trainer`, :class:`TrainConfig` and the :class:`Task` protocol a task
-  implements (batches, loss, evaluation, data position).
-* :mod:`.checkpoint` — the run directory layout, atomic checksummed checkpoints, ``load_run``.
+* :mod:`.trainer` — :class:`Trainer`, the loop;
+* :mod:`.task` — the :class:`Task` protocol a task implements (batches, loss, evaluation, data
+  position); :mod:`.settings` — :class:`TrainConfig`, the learning-rate schedule, seeding;
+* :mod:`.rundir` — the run directory: config, checked weights files, ``start_run`` (with its
+  lock), ``find_weights``; :mod:`.checkpoint` — atomic checksummed training checkpoints;
+* :mod:`.distributed` — data-parallel training over several processes.
 * :mod:`.progress` — the live progress bar (periodic lines when not on a terminal).
 """
 
