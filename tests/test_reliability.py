@@ -548,3 +548,16 @@ def test_complex_or_out_of_range_inputs_are_refused(tmp_path: Path) -> None:
     np.savez(path, X=X, y=np.arange(2))
     with pytest.raises(UserError, match=r"X\[1, 2, 0\] is 1e\+300 \(sequence 1, step 2\)"):
         read_npz(path)
+
+
+def test_atomic_writes_leave_files_with_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from rnnkit.runs import save_json
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    save_json(tmp_path / "a.json", {"x": 1})
+    mode = stat.S_IMODE((tmp_path / "a.json").stat().st_mode)
+    assert mode == 0o666 & ~umask  # as open() would make it, not mkstemp's 0600

@@ -73,6 +73,16 @@ def write_error_reason(e: BaseException) -> str:
     return match.group(1) if match else str(e)
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0666 less the process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` to produce the file at a temporary path, then rename it to ``path``.
 
@@ -92,6 +102,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; a user's files follow their umask
         os.replace(tmp, path)
     except (OSError, SafetensorError) as e:
         raise UserError(
