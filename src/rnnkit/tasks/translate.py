@@ -237,9 +237,10 @@ class TranslateSpec(TaskSpec):
     description = (
         "Train an encoder-decoder with attention (Bahdanau et al. 2015; Luong et al. 2015) on "
         "sentence pairs: a Tatoeba/Anki tab-separated file, CSV/JSONL with named columns, or a "
-        "built-in set (dates, numbers, reverse). Defaults: char level for dates and numbers, "
-        "word level otherwise; a 64-unit LSTM encoder read both ways and an LSTM decoder with "
-        "additive attention and input feeding; 5 minutes of training."
+        "built-in set (dates, numbers, reverse). Defaults, as measured (docs/TRANSLATE.md): char "
+        "level for dates; digits by char and words by word for numbers; word level otherwise; a "
+        "64-unit LSTM encoder read both ways and an LSTM decoder with additive attention and "
+        "input feeding; 5 minutes of training."
     )
     Data = TranslateData
     Model = TranslateModel
