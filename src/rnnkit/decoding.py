@@ -207,6 +207,7 @@ def translate_ids(
     _check(beam, max_len)
     was_training = model.training
     model.eval()
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
     out: list[Hypothesis] = []
     try:
         for start in range(0, len(sources), batch_size):
@@ -215,7 +216,7 @@ def translate_ids(
             src = np.full((len(chunk), int(lengths.max())), pad, dtype=np.int64)
             for r, s in enumerate(chunk):
                 src[r, : len(s)] = s
-            x = torch.from_numpy(src)
+            x = torch.from_numpy(src).to(device)  # the lengths stay on the CPU
             if beam == 1:
                 out += greedy_decode(model, x, lengths, bos=bos, eos=eos, max_len=max_len)
             else:

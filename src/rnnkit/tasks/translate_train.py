@@ -18,6 +18,7 @@ import math
 from typing import Any, Protocol
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from ..data.pairs import PairBatch, PairSet
@@ -78,6 +79,10 @@ def _length_batches(
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def _device(model: nn.Module) -> torch.device:
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
 class TranslateTask(Task):
     """Trains a :class:`Seq2Seq` on ``train``, evaluates on ``val`` (see the module docstring).
 
@@ -111,8 +116,10 @@ class TranslateTask(Task):
 
     def loss(self, model: nn.Module, batch: PairBatch) -> tuple[Tensor, int]:
         p = 1.0 - truth_probability(self.sampling, self.step - 1)
-        logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in, sampling_prob=p)
-        total, n = seq2seq_loss(logits, batch.tgt_out, self.train.tgt_pad)
+        dev = _device(model)  # batches are made on the CPU; lengths stay there
+        logits, _ = model(batch.src.to(dev), batch.src_lengths, batch.tgt_in.to(dev),
+                          sampling_prob=p)  # fmt: skip
+        total, n = seq2seq_loss(logits, batch.tgt_out.to(dev), self.train.tgt_pad)
         return total / max(n, 1), n
 
     def translate(self, model: nn.Module, data: PairSet, n: int, beam: int = 1) -> list[Hypothesis]:
@@ -125,8 +132,9 @@ class TranslateTask(Task):
         total, count = 0.0, 0
         for start in range(0, len(self.val), 256):
             b = self.val.batch(np.arange(start, min(start + 256, len(self.val))))
-            logits, _ = model(b.src, b.src_lengths, b.tgt_in)
-            lo, n = seq2seq_loss(logits, b.tgt_out, self.val.tgt_pad)
+            dev = _device(model)
+            logits, _ = model(b.src.to(dev), b.src_lengths, b.tgt_in.to(dev))
+            lo, n = seq2seq_loss(logits, b.tgt_out.to(dev), self.val.tgt_pad)
             total, count = total + float(lo), count + n
         out = {"val_loss": total / max(count, 1)}
         n = min(self.eval_sentences, len(self.val))
