@@ -9,7 +9,8 @@
   The task of the deeplearning.ai sequence-models course and Géron's *Hands-On ML* (ch. 16).
 * ``numbers`` — integers 0..10^9 in digits -> American English words ("1205" -> "one thousand two
   hundred five"); reverse it for words -> digits. The number of digits is drawn uniformly, then
-  the number; one number in ten (by a fixed hash) is kept out of training.
+  the number; one number of 10 and above in ten (by a fixed hash) is kept out of training, so the
+  test numbers have 2 digits or more (0-9 are all trained on: "zero" is in no other number).
 * ``reverse`` — Joey NMT's toy task (``scripts/generate_reverse_task.py``): sequences of integers in
   [0, 50), space-separated, to the same sequence reversed; lengths 1-25 in training, 1-30 in
   validation and test (so the test also measures longer sequences); 50,000 / 1,000 / 1,000 pairs.
@@ -224,7 +225,7 @@ def _numbers(rng: np.random.Generator, n: int, test: bool) -> Pairs:
                                                        10**digits))  # fmt: skip
         if digits == 10 and rng.random() > 0.01:  # one billion: rarely
             continue
-        if _held(k, 2) != test:
+        if (k >= 10 and _held(k, 2)) != test:  # 0-9 always trained on: "zero" is only 0
             continue
         rows.append((str(k), number_to_words(k)))
     return _pairs(rows, "numbers", "")
