@@ -7,7 +7,6 @@ from the holdout origin against the baselines into ``summary.json`` and draws ``
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from ..models.forecaster import Forecaster, ForecasterConfig
 from ..runs import load_json, save_json
 from ..train.trainer import TrainResult
 from .forecast import ForecastData, ForecastModel, ForecastTask, read_series, set_covariate_scaling
-from .spec import Prepared, RunConfig, TaskSpec
+from .spec import Prepared, RunConfig, TaskSpec, fingerprint
 
 __all__ = ["FORECAST", "ForecastArtifacts", "ForecastSpec", "format_scores", "run_windows"]
 
@@ -50,12 +49,8 @@ class ForecastArtifacts:
 
 def _fingerprint(source: str) -> str:
     if source in BUILTIN_SERIES and not Path(source).exists():
-        return hashlib.sha256(f"builtin:{source}".encode()).hexdigest()
-    h = hashlib.sha256()
-    with open(source, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return fingerprint(f"builtin:{source}")
+    return fingerprint(Path(source))
 
 
 class ForecastSpec(TaskSpec):

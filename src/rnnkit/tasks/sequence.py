@@ -9,7 +9,6 @@ after training ``summary.json`` and, for classification and tagging, ``confusion
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from .config import DataConfig, Encoders, Splits
 from .inputs import load_training
 from .model import HeadConfig, build_model
 from .run import TrainedRun, open_run
-from .spec import Prepared, RunConfig, TaskSpec
+from .spec import Prepared, RunConfig, TaskSpec, fingerprint
 from .tag import TagTask
 
 __all__ = ["CLASSIFY", "REGRESS", "TAG", "SequenceSpec", "open_sequence_run"]
@@ -47,13 +46,8 @@ _TABLE_ONLY = {"format", "text_column", "label_column", "level", "id_column", "s
 def _fingerprint(data: DataConfig, source: str) -> str:
     """sha256 of the data file's bytes, or of the built-in set's name and length."""
     if data.builtin is not None:
-        key = f"builtin:{data.builtin}:{data.length}".encode()
-        return hashlib.sha256(key).hexdigest()
-    h = hashlib.sha256()
-    with open(source, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return fingerprint(f"builtin:{data.builtin}:{data.length}")
+    return fingerprint(Path(source))
 
 
 class SequenceSpec(TaskSpec):

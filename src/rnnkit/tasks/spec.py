@@ -20,6 +20,7 @@ what training found out (the corpus size, the symbol to start samples with, ...)
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,10 +34,27 @@ from ..config import to_json
 from ..train.trainer import Task, TrainConfig, TrainResult
 from .layer import LayerConfig
 
-__all__ = ["FORMAT_VERSION", "SECTIONS", "Prepared", "RunConfig", "TaskSpec"]
+__all__ = ["FORMAT_VERSION", "SECTIONS", "Prepared", "RunConfig", "TaskSpec", "fingerprint"]
 
 FORMAT_VERSION = 2  # 1: before the one task path (read by rnnkit.tasks.format1)
 SECTIONS = ("data", "layer", "model", "train")  # the config sections that are flags
+
+
+def fingerprint(data: str | Path) -> str:
+    """The sha256 a run keeps of its data: of a file's bytes (a :class:`~pathlib.Path`), or of a
+    string's UTF-8 (a text, or a built-in set's name and settings).
+
+    >>> fingerprint("builtin:adding:100")[:12]
+    '1ea86317f8ce'
+    """
+    h = hashlib.sha256()
+    if isinstance(data, Path):
+        with open(data, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    else:
+        h.update(data.encode("utf-8"))
+    return h.hexdigest()
 
 
 @dataclass

@@ -19,7 +19,6 @@ run continues exactly. Validation scores the contiguous validation text
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from ..data.vocab import Vocabulary, tokenize
 from ..errors import UserError
 from ..models.language_model import LanguageModel
 from ..train.trainer import Task
-from .spec import Prepared, RunConfig, TaskSpec
+from .spec import Prepared, RunConfig, TaskSpec, fingerprint
 
 __all__ = ["BUILTIN", "TEXT", "TextData", "TextModel", "TextSpec", "TextTask", "text_metrics"]
 
@@ -157,10 +156,6 @@ class TextTask(Task):
 # ----- the task spec --------------------------------------------------------------------------
 
 
-def _fingerprint(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _read(sources: list[str], encoding: str) -> tuple[str, str, list[str]]:
     """(text, description, sources as stored: absolute paths, or ``builtin``)."""
     if not sources or sources == [BUILTIN]:
@@ -230,7 +225,7 @@ class TextSpec(TaskSpec):
                 f"window of --batch-size {B} x --seq-len {T} (+1) = {B * T + 1:,}; use a longer "
                 "text or lower --batch-size or --seq-len"
             )
-        cfg.fingerprint = _fingerprint(text)
+        cfg.fingerprint = fingerprint(text)
         prime = "\n" if "\n" in vocab else vocab.symbols[1] if len(vocab) > 1 else ""
         cfg.info = {"source": where, "symbols": len(tokens), "vocab_size": len(vocab),
                     "prime": prime}  # fmt: skip
