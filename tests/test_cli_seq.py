@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import one_line_error
 from rnnkit.cli import main
 
 TINY = ["--hidden-size", "8", "--max-steps", "6", "--eval-every", "3", "--batch-size", "8"]
@@ -36,13 +37,6 @@ def _conll(path: Path, n: int = 30) -> Path:
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
-
-
-def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("rnnkit: error: ") and "\n" not in err
-    return err
 
 
 # ----- end to end -------------------------------------------------------------------------------
@@ -196,7 +190,7 @@ def test_compare_table_and_curves(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert all(len(c["runs"]) == 2 and c["min"] <= c["mean"] <= c["max"] for c in report["cells"])
     assert report["baseline"] == pytest.approx(1 / 6)
     assert (out / "compare.png").is_file() and (out / "lstm-seed1" / "model.safetensors").is_file()
-    err = _error(capsys, argv)  # the runs exist now
+    err = one_line_error(capsys, argv)  # the runs exist now
     assert "already exists" in err
 
 
@@ -205,7 +199,7 @@ def test_compare_table_and_curves(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def _train_error(capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str]) -> str:
     run = tmp_path / "run"
-    err = _error(capsys, ["train", *args, "--out", str(run), *TINY])
+    err = one_line_error(capsys, ["train", *args, "--out", str(run), *TINY])
     assert not run.exists(), "a failed start must leave nothing behind"
     return err
 
@@ -245,9 +239,9 @@ def test_unseen_label_at_eval_and_predict(
         == 0
     )
     new = _reviews(tmp_path / "new.csv", n=6, labels=("pos", "neg", "meh"))
-    err = _error(capsys, ["eval", str(run), str(new)])
+    err = one_line_error(capsys, ["eval", str(run), str(new)])
     assert "line 4: label 'meh' was not seen in training" in err and "--unknown-label skip" in err
-    _error(capsys, ["predict", str(run), str(new)])
+    one_line_error(capsys, ["predict", str(run), str(new)])
     capsys.readouterr()
     assert main(["eval", str(run), str(new), "--unknown-label", "skip", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -311,7 +305,7 @@ def test_bad_npz_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     )
     assert main(["train", "classify", str(tmp_path / "ok.npz"), "--out", str(run), *TINY]) == 0
     np.savez(tmp_path / "wide.npz", X=np.zeros((2, 3, 5)))
-    err = _error(capsys, ["predict", str(run), str(tmp_path / "wide.npz")])
+    err = one_line_error(capsys, ["predict", str(run), str(tmp_path / "wide.npz")])
     assert "5 features" in err and "trained on 2" in err
 
 
@@ -321,5 +315,7 @@ def test_existing_run_is_not_overwritten(
     run = tmp_path / "run"
     run.mkdir()
     (run / "notes.txt").write_text("mine")
-    err = _error(capsys, ["train", "regress", "adding", "--length", "5", "--out", str(run), *TINY])
+    err = one_line_error(
+        capsys, ["train", "regress", "adding", "--length", "5", "--out", str(run), *TINY]
+    )
     assert "not empty" in err and (run / "notes.txt").read_text() == "mine"

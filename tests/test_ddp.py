@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import torch
 
+from helpers import word_corpus
 from rnnkit.cli import main
 from rnnkit.cli.train import train_process
 from rnnkit.errors import UserError
@@ -33,14 +34,6 @@ TAG = {"layer": {"hidden_size": 8},
        "train": {"max_steps": 4, "batch_size": 8, "eval_every": 2, "log_every": 1}}  # fmt: skip
 STOP_AT_2 = {"train": {"max_steps": 2}}
 TO_4 = {"train": {"max_steps": 4}}
-
-
-def _corpus(path: Path) -> Path:
-    words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far"]
-    g = torch.Generator().manual_seed(0)
-    idx = torch.randint(len(words), (600,), generator=g).tolist()
-    path.write_text(" ".join(words[i] for i in idx), encoding="utf-8")
-    return path
 
 
 def _conll(path: Path, n: int = 30) -> Path:
@@ -91,7 +84,7 @@ def _same(a: Path, b: Path) -> float:
 
 
 def test_two_processes_train_as_one(tmp_path: Path) -> None:
-    _corpus(tmp_path / "c.txt")
+    word_corpus(tmp_path / "c.txt")
     _conll(tmp_path / "g.conll")
     # one process: the references, and the first half of a run the two processes finish
     _train("text", TEXT, tmp_path / "c.txt", tmp_path / "text1")
@@ -128,7 +121,7 @@ def test_nproc_error_in_a_process_is_one_line(
 ) -> None:
     """--nproc through the CLI: rank 0 refuses a directory that is not a run; rank 1 stops
     with it, and the launcher prints rank 0's message once."""
-    corpus = _corpus(tmp_path / "c.txt")
+    corpus = word_corpus(tmp_path / "c.txt")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     argv = ["train", "text", str(corpus), "--out", str(tmp_path / "busy"), "--nproc", "2",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers import one_line_error, word_corpus
 from rnnkit.cli import main
 from rnnkit.devices import _tensors_to, place, precision_dtype, resolve_device
 from rnnkit.errors import UserError
@@ -22,21 +23,6 @@ no_cuda = pytest.mark.skipif(CUDA, reason="checks what a machine without CUDA sa
 
 TINY = ["--hidden-size", "8", "--num-layers", "1", "--seq-len", "8", "--batch-size", "4",
         "--max-steps", "3", "--eval-every", "3", "--dropout", "0", "--quiet"]  # fmt: skip
-
-
-def _corpus(path: Path) -> Path:
-    words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far"]
-    g = torch.Generator().manual_seed(0)
-    idx = torch.randint(len(words), (600,), generator=g).tolist()
-    path.write_text(" ".join(words[i] for i in idx), encoding="utf-8")
-    return path
-
-
-def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("rnnkit: error: ") and "\n" not in err
-    return err
 
 
 # ----- parsing ---------------------------------------------------------------------------------
@@ -95,8 +81,8 @@ def test_place_on_the_cpu_adds_no_hooks() -> None:
 def test_train_cuda_without_one_exits_2_before_writing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    corpus = _corpus(tmp_path / "c.txt")
-    err = _error(capsys, ["train", "text", str(corpus), "--out", str(tmp_path / "r"), *TINY,
+    corpus = word_corpus(tmp_path / "c.txt")
+    err = one_line_error(capsys, ["train", "text", str(corpus), "--out", str(tmp_path / "r"), *TINY,
                           "--device", "cuda"])  # fmt: skip
     assert "--device cuda: no CUDA GPU is visible here" in err
     assert not (tmp_path / "r").exists()
@@ -105,20 +91,20 @@ def test_train_cuda_without_one_exits_2_before_writing(
 def test_bad_device_and_precision_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    corpus = _corpus(tmp_path / "c.txt")
+    corpus = word_corpus(tmp_path / "c.txt")
     base = ["train", "text", str(corpus), "--out", str(tmp_path / "r"), *TINY]
-    assert "--device 'tpu': not a device" in _error(capsys, [*base, "--device", "tpu"])
-    err = _error(capsys, [*base, "--device", "cpu", "--precision", "fp16"])
+    assert "--device 'tpu': not a device" in one_line_error(capsys, [*base, "--device", "tpu"])
+    err = one_line_error(capsys, [*base, "--device", "cpu", "--precision", "fp16"])
     assert "--precision fp16: not on the CPU" in err
-    assert "--nproc 999: this machine has" in _error(capsys, [*base, "--nproc", "999"])
-    assert "--nproc 0: must be at least 1" in _error(capsys, [*base, "--nproc", "0"])
+    assert "--nproc 999: this machine has" in one_line_error(capsys, [*base, "--nproc", "999"])
+    assert "--nproc 0: must be at least 1" in one_line_error(capsys, [*base, "--nproc", "0"])
     assert not (tmp_path / "r").exists()
 
 
 def test_cpu_run_records_its_device_and_opens_on_the_cpu(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    corpus = _corpus(tmp_path / "c.txt")
+    corpus = word_corpus(tmp_path / "c.txt")
     run = tmp_path / "r"
     argv = ["train", "text", str(corpus), "--out", str(run), *TINY]
     assert main([*argv, "--device", "cpu", "--precision", "bf16"]) == 0
@@ -142,10 +128,10 @@ def test_sample_on_a_missing_gpu_exits_2(
 ) -> None:
     if CUDA:
         pytest.skip("this machine has a GPU")
-    corpus = _corpus(tmp_path / "c.txt")
+    corpus = word_corpus(tmp_path / "c.txt")
     run = tmp_path / "r"
     assert main(["train", "text", str(corpus), "--out", str(run), *TINY]) == 0
-    assert "no CUDA GPU" in _error(capsys, ["sample", str(run), "--device", "cuda:1"])
+    assert "no CUDA GPU" in one_line_error(capsys, ["sample", str(run), "--device", "cuda:1"])
 
 
 # ----- on a GPU --------------------------------------------------------------------------------
@@ -156,7 +142,7 @@ def test_sample_on_a_missing_gpu_exits_2(
 def test_train_on_the_gpu_then_sample_on_the_cpu(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], precision: str
 ) -> None:
-    corpus = _corpus(tmp_path / "c.txt")
+    corpus = word_corpus(tmp_path / "c.txt")
     run = tmp_path / "r"
     argv = ["train", "text", str(corpus), "--out", str(run), *TINY]
     assert main([*argv, "--device", "cuda", "--precision", precision]) == 0
