@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.helpers import one_line_error
 
-from helpers import one_line_error
 from rnnkit.cli import main
 
 TINY = ["--hidden-size", "8", "--max-steps", "6", "--eval-every", "3", "--batch-size", "8"]

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import torch
+from tests.helpers import word_corpus
 
-from helpers import word_corpus
 from rnnkit.cli import main
 from rnnkit.cli.train import train_process
 from rnnkit.errors import UserError

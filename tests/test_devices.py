@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.helpers import one_line_error, word_corpus
 
-from helpers import one_line_error, word_corpus
 from rnnkit.cli import main
 from rnnkit.devices import _tensors_to, place, precision_dtype, resolve_device
 from rnnkit.errors import UserError
