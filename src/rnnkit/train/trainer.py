@@ -77,6 +77,7 @@ from ..layers import RecurrentLayer
 from ..runs import append_jsonl, atomic_write, read_jsonl
 from .checkpoint import WEIGHTS, TrainState, load_checkpoint, save_checkpoint, save_weights
 from .distributed import SINGLE, Dist, rows_of, shard
+from .precision import recurrence_in_float32
 from .progress import Progress, format_count, format_duration, format_rate
 from .settings import SCHEDULES, TrainConfig, learning_rate, seed_everything
 from .task import Task
@@ -144,45 +145,6 @@ def _regularization(model: nn.Module) -> Tensor | None:
     return total
 
 
-class _Float32Recurrence:
-    """Hooks that run an rnnkit recurrent layer in float32 inside autocast: its half-precision
-    inputs are widened and autocast is off until it returns. torch's own CPU LSTM fails under
-    bf16 autocast where oneDNN has no bf16 kernel for it, and rnnkit's fused kernels (hand-written
-    backward) are float32 only; the embedding, heads and losses still run in ``precision``."""
-
-    def __init__(self) -> None:
-        self.saved: list[tuple[str, bool]] = []
-
-    def before(self, module: nn.Module, args: Any, kwargs: Any) -> tuple[Any, Any]:
-        kind = next((p.device.type for p in module.parameters()), "cpu")
-        self.saved.append((kind, torch.is_autocast_enabled(kind)))
-        torch.set_autocast_enabled(kind, False)
-        return _widen(args), _widen(kwargs)
-
-    def after(self, module: nn.Module, args: Any, output: Any) -> Any:
-        kind, enabled = self.saved.pop()
-        torch.set_autocast_enabled(kind, enabled)
-        return output
-
-
-def _widen(value: Any) -> Any:
-    if isinstance(value, Tensor):
-        return value.float() if value.dtype in (torch.float16, torch.bfloat16) else value
-    if isinstance(value, (tuple, list)):
-        return type(value)(_widen(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _widen(v) for k, v in value.items()}
-    return value
-
-
-def _recurrence_in_float32(model: nn.Module) -> None:
-    hooks = _Float32Recurrence()
-    for m in model.modules():
-        if isinstance(m, RecurrentLayer):
-            m.register_forward_pre_hook(hooks.before, with_kwargs=True)
-            m.register_forward_hook(hooks.after)
-
-
 class Trainer:
     """Train ``model`` on ``task`` into the run directory ``run_dir``.
 
@@ -222,7 +184,7 @@ class Trainer:
         self.device = next((p.device for p in model.parameters()), torch.device("cpu"))
         self.precision = precision
         if precision is not None:
-            _recurrence_in_float32(model)
+            recurrence_in_float32(model)
         self.params = [p for p in model.parameters() if p.requires_grad]
         # fp16 needs loss scaling so that small gradients do not underflow (bf16 does not)
         self.scaler = torch.amp.GradScaler(self.device.type) if precision is torch.float16 else None
