@@ -2,7 +2,7 @@
 
 It reports the compiled time loops of the fused kernels (built? where? if not, the reason), the
 BLAS and oneDNN torch was built with, torch's threads, the devices (CUDA, MPS) and the optional
-packages that switch features on (BLEU, ARIMA baselines, ONNX and Keras interop, property tests).
+packages that switch features on (BLEU, ETS and Theta baselines, ONNX and Keras interop, property tests).
 Building the compiled loops on first use is part of the check (a few seconds, once).
 """
 
@@ -18,12 +18,13 @@ from typing import Any
 
 import torch
 
+from .. import __version__
 from ..kernels.fused_c import BLAS_LIBRARY, build_info
 
 # Optional packages: the distribution name, and what rnnkit uses it for.
 EXTRAS = {
     "sacrebleu": "BLEU for translation",
-    "statsmodels": "ARIMA baselines for forecasting",
+    "statsmodels": "ETS and Theta baselines for forecasting",
     "onnx": "ONNX export",
     "onnxruntime": "running exported ONNX models",
     "keras": "Keras interop",
@@ -58,7 +59,7 @@ def collect() -> dict[str, Any]:
     mps = getattr(torch.backends, "mps", None)
     return {
         "versions": {
-            "rnnkit": _version("rnnkit"),
+            "rnnkit": __version__,
             "python": platform.python_version(),
             "torch": torch.__version__,
         },
