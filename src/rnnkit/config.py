@@ -33,7 +33,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, Field, fields
 from typing import Any, TypeVar
 
-__all__ = ["ConfigError", "check", "default_of", "field_type", "from_json", "option", "to_json"]
+__all__ = [
+    "ConfigError",
+    "check",
+    "default_of",
+    "defaults",
+    "field_type",
+    "from_json",
+    "option",
+    "to_json",
+]
 
 T = TypeVar("T")
 
@@ -192,3 +201,8 @@ def default_of(f: Field[Any]) -> Any:
     if f.default_factory is not MISSING:
         return f.default_factory()
     raise ValueError(f"{f.name} has no default")
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    """Every field's default of config class ``cls``, by name."""
+    return {f.name: default_of(f) for f in fields(cls)}

@@ -21,7 +21,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError
+from ..config import ConfigError, defaults
 from ..data.synthetic import SYNTHETIC, adding_baseline_mse, copy_baseline_xent
 from ..devices import add_device_flag
 from ..errors import UserError
@@ -83,23 +83,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also draw |dL/dh_t| against the distance from the loss, at initialisation "
                    "and after training (gradients.png; numbers in compare.json)")  # fmt: skip
     add_device_flag(p)
-    layer = {**_defaults(LayerConfig), **LAYER_DEFAULTS}
+    layer = {**defaults(LayerConfig), **LAYER_DEFAULTS}
     add_config_flags(p, "recurrent layer", "layer", LayerConfig, layer, hidden={"cell"})
-    train = {**_defaults(TrainConfig), **TRAIN_DEFAULTS}
+    train = {**defaults(TrainConfig), **TRAIN_DEFAULTS}
     add_config_flags(p, "training", "train", TrainConfig, train, hidden={"seed"})
     p.set_defaults(func=run)
 
 
 LAYER_DEFAULTS = {"hidden_size": 128, "num_layers": 1}
 TRAIN_DEFAULTS = {"max_steps": 2000, "eval_every": 100, "checkpoint_every": 0, "batch_size": 32}
-
-
-def _defaults(cls: type) -> dict[str, Any]:
-    from dataclasses import fields
-
-    from ..config import default_of
-
-    return {f.name: default_of(f) for f in fields(cls)}
 
 
 def _configs(

@@ -23,7 +23,7 @@ from typing import Any
 from ..devices import PRECISIONS, add_device_flag, resolve_device
 from ..errors import UserError
 from ..tasks import TASKS
-from ..tasks.run import configure, defaults, train_run
+from ..tasks.run import configure, defaults, section_class, train_run
 from ..tasks.spec import SECTIONS, TaskSpec
 from ..train.distributed import launch
 from .flags import add_config_flags, add_extra_flags, given
@@ -44,7 +44,7 @@ def add_task_parser(sub: argparse._SubParsersAction, spec: TaskSpec) -> argparse
             p,
             _TITLES[section],
             section,
-            _section_class(spec, section),
+            section_class(spec, section),
             defaults(spec, section),
             spec.hidden.get(section, set()),
         )
@@ -66,12 +66,6 @@ def add_task_parser(sub: argparse._SubParsersAction, spec: TaskSpec) -> argparse
                        "(to start, and at each step) before the job stops (default 300)")  # fmt: skip
     p.set_defaults(func=run, spec=spec)
     return p
-
-
-def _section_class(spec: TaskSpec, section: str) -> type:
-    from ..tasks.run import section_class
-
-    return section_class(spec, section)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -25,8 +25,8 @@ from typing import Any, TextIO
 import torch
 from torch import nn
 
-from .. import __version__
-from ..config import ConfigError, default_of, from_json
+from .. import __version__, config
+from ..config import ConfigError, from_json
 from ..devices import describe_device, place, precision_dtype, resolve_device
 from ..errors import UserError
 from ..train.checkpoint import (
@@ -165,9 +165,7 @@ def configure(
 
 def defaults(spec: TaskSpec, section: str) -> dict[str, Any]:
     """A section's defaults for ``spec``: the config's own, overridden by the task's."""
-    cls = section_class(spec, section)
-    own = {f.name: default_of(f) for f in fields(cls)}
-    return {**own, **spec.defaults.get(section, {})}
+    return {**config.defaults(section_class(spec, section)), **spec.defaults.get(section, {})}
 
 
 def train_run(
