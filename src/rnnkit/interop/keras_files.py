@@ -151,18 +151,16 @@ def _read_zip(path: Path) -> list[KerasLayer]:
                 else []
                 for d in dirs
             ]
-            out.append(
-                KerasLayer(
-                    _entry_name(entry),
-                    inner if wrapper else cls,
-                    cfg,
-                    weights,
-                    wrapper is not None,
-                    wrapper,
-                    major,
-                )
-            )
+            out.append(_keras_layer(entry, weights, major))
     return out
+
+
+def _keras_layer(entry: dict[str, Any], weights: list[list[np.ndarray]], major: int) -> KerasLayer:
+    """A recurrent layer's config entry and its arrays as a :class:`KerasLayer`."""
+    inner, cfg, wrapper = _split(entry)
+    cls = entry.get("class_name", "?")
+    return KerasLayer(_entry_name(entry), inner if wrapper else cls, cfg, weights,
+                      wrapper is not None, wrapper, major)  # fmt: skip
 
 
 def _read_h5(path: Path) -> list[KerasLayer]:
@@ -205,17 +203,7 @@ def _read_h5(path: Path) -> list[KerasLayer]:
                     )
                 arrays = [_dataset(root[name], w, path) for w in names]
                 weights = [arrays[d * n : (d + 1) * n] for d in range(D)]
-            out.append(
-                KerasLayer(
-                    name,
-                    inner if wrapper else cls,
-                    cfg,
-                    weights,
-                    wrapper is not None,
-                    wrapper,
-                    major,
-                )
-            )
+            out.append(_keras_layer(entry, weights, major))
     return out
 
 
