@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import check, option
+from ..config import ConfigError, check, option
 from ..data.builtin import builtin_corpus
 from ..data.text import StreamBatches, Window, read_corpus, split_stream
 from ..data.vocab import Vocabulary, tokenize
@@ -61,8 +61,6 @@ class TextData:
     def __post_init__(self) -> None:
         check(self)
         if self.max_vocab == 1:
-            from ..config import ConfigError
-
             raise ConfigError("max_vocab", "must be 0 (all) or at least 2, got 1")
 
 
