@@ -1,6 +1,7 @@
 """Every fused kernel against the reference cell loop: outputs, final states, per-step states and the
-gradients of the input, the initial state and every weight, over a grid of options, in both
-implementations of the time loops (compiled C++ and PyTorch ops); and gradcheck in float64."""
+gradients of the input, the initial state and every weight, over a grid of options, in every
+engine of the time loops (compiled C++, Triton — under its interpreter when there is no GPU — and
+PyTorch ops); and gradcheck in float64."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from torch import Tensor
 from rnnkit.activations import get_activation
 from rnnkit.cells import CellMath, ElmanMath, GRUMath, JordanMath, LSTMMath
 from rnnkit.kernels import fused_kernel_for, fused_unfusable, length_mask, run_reference
-from rnnkit.kernels.fused_c import clib, use_c
+from rnnkit.kernels.engines import loop_engine, triton_usable, use_engine
+from rnnkit.kernels.fused_c import clib
 from rnnkit.kernels.reference import SequenceResult
 
 T, B, I = 6, 4, 3
@@ -58,7 +60,10 @@ CELLS: dict[str, CellMath] = {
 }
 # lengths, recurrent dropout, per-step states: none, each alone, and all together
 OPTIONS = [(False, False, False), (True, False, False), (False, True, False), (True, True, True)]
-IMPLS = ["c", "torch"]
+TRITON = pytest.mark.skipif(
+    not triton_usable(torch.zeros(1), [tanh]), reason="Triton is not installed (pip install triton)"
+)
+IMPLS = ["c", "torch", pytest.param("triton", marks=TRITON)]
 
 
 def make_inputs(
@@ -114,7 +119,8 @@ def test_fused_equals_reference_float32(
     assert kernel is not None
     inputs = make_inputs(cell, torch.float32, lengths, dropout)
     want = results_and_grads(run_reference, cell, inputs, keep_steps)
-    with use_c(impl == "c"):
+    with use_engine(impl):
+        assert loop_engine(inputs[0], cell) == impl  # the engine under test really runs
         got = results_and_grads(kernel, cell, inputs, keep_steps)
     assert len(got) == len(want)
     for a, b in zip(got, want, strict=True):
@@ -151,8 +157,13 @@ def test_fused_gradcheck_float64(name: str, impl: str) -> None:
         res = kernel(cell, x, st, ws, mask, drop, True)
         return (res.output, *res.final, *(res.steps or ()))
 
-    with use_c(impl == "c"):
-        assert torch.autograd.gradcheck(fn, (x, *state, *w.values()), eps=1e-6, atol=1e-6)
+    # Under Triton's interpreter every launch costs milliseconds: the fast mode checks random
+    # projections of the Jacobian instead of every column (the analytic side is still exact).
+    fast = impl == "triton" and not x.is_cuda
+    with use_engine(impl):
+        assert torch.autograd.gradcheck(
+            fn, (x, *state, *w.values()), eps=1e-6, atol=1e-6, fast_mode=fast
+        )
 
 
 def test_the_compiled_loops_build_here() -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "c_enabled",
     "ccall",
     "clib",
+    "loaded_lib",
     "ptr",
     "use_c",
 ]
@@ -151,6 +152,12 @@ def clib(*tensors: Tensor, acts: Sequence[Activation] = ()) -> ctypes.CDLL | Non
                 CompiledLoopWarning,
                 stacklevel=2,
             )
+    return _lib[0]
+
+
+def loaded_lib() -> ctypes.CDLL:
+    """The compiled library, once :func:`clib` has loaded it (the ``c`` engine was chosen)."""
+    assert _lib and _lib[0] is not None, "the compiled loops are not loaded"
     return _lib[0]
 
 

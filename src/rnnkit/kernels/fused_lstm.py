@@ -55,7 +55,8 @@ from torch.autograd.function import once_differentiable
 
 from ..cells.base import State, Weights
 from ..cells.lstm import LSTMMath
-from .fused_c import ccall, clib
+from .engines import loop_engine
+from .fused_c import ccall, loaded_lib
 from .fused_common import (
     act_,
     act_out,
@@ -252,14 +253,18 @@ class _FusedLSTM(torch.autograd.Function):
         A = A.view(T, B, G * H)  # X W_ih^T + b; the loop makes them A_t, then the gate values
         h0, c0, W_hh = h0.contiguous(), c0.contiguous(), W_hh.contiguous()  # for the C loops
         W_hr, p_in, p_o = (None if t is None else t.contiguous() for t in (W_hr, p_in, p_o))
-        lib = clib(x, acts=(cell.recurrent_activation, cell.activation))
-        if lib is None:
+        ctx.engine = engine = loop_engine(x, cell)
+        if engine == "torch":
             C, S = _forward_loop(cell, A, W_hh, W_hr, p_in, p_o, h0, c0, mask, rho)
+        elif engine == "triton":
+            from .triton_lstm import forward_loop
+
+            C, S = forward_loop(cell, A, W_hh, W_hr, p_in, p_o, h0, c0, mask, rho)
         else:
             C, S = x.new_empty(T, B, H), x.new_empty(T, B, R)
             ccall(
-                lib, "lstm_fwd", x.dtype, T, B, H, cell.proj_size, G, cell.recurrent_activation,
-                cell.activation, A, W_hh, W_hr, p_in, p_o, h0, c0,
+                loaded_lib(), "lstm_fwd", x.dtype, T, B, H, cell.proj_size, G,
+                cell.recurrent_activation, cell.activation, A, W_hh, W_hr, p_in, p_o, h0, c0,
                 None if mask is None else mask.reshape(T, B), rho, C, S,
                 x.new_empty(B * (R + 2 * H)),
             )  # fmt: skip
@@ -304,17 +309,22 @@ class _FusedLSTM(torch.autograd.Function):
             dh.copy_(d_hT)
         if d_cT is not None:
             dc.copy_(d_cT)
-        lib = clib(x, acts=(cell.recurrent_activation, cell.activation))
-        if lib is None:
+        if ctx.engine == "torch":
             dA, dH, dh, dc = _backward_loop(
+                cell, A, C, c0, W_hh, W_hr, p_in, p_o, mask, rho, d_out, d_cs, dh, dc
+            )
+        elif ctx.engine == "triton":
+            from .triton_lstm import backward_loop
+
+            dA, dH, dh, dc = backward_loop(
                 cell, A, C, c0, W_hh, W_hr, p_in, p_o, mask, rho, d_out, d_cs, dh, dc
             )
         else:
             dA = x.new_empty(T, B, G * H)
             dH = x.new_empty(T, B, R) if W_hr is not None else None
             ccall(
-                lib, "lstm_bwd", x.dtype, T, B, H, cell.proj_size, G, cell.recurrent_activation,
-                cell.activation, A, C, c0, W_hh, W_hr, p_in, p_o,
+                loaded_lib(), "lstm_bwd", x.dtype, T, B, H, cell.proj_size, G,
+                cell.recurrent_activation, cell.activation, A, C, c0, W_hh, W_hr, p_in, p_o,
                 None if mask is None else mask.reshape(T, B), rho,
                 None if d_out is None else d_out.contiguous(),
                 None if d_cs is None else d_cs.contiguous(), dh, dc, dA, dH,
