@@ -108,6 +108,11 @@ class Forecaster(nn.Module):
 
     # ----- pieces -----------------------------------------------------------------------------
 
+    def _here(self, *tensors: Tensor) -> tuple[Tensor, ...]:
+        """``tensors`` on the model's device: windows are cut on the CPU, the model may be on a GPU."""
+        dev = self.cov_mean.device  # type: ignore[union-attr]
+        return tuple(t.to(dev) for t in tensors)
+
     def _inputs(self, feats: Tensor, past: Tensor) -> tuple[Tensor, Tensor]:
         c = self.config
         cov = torch.cat([feats[..., c.n_calendar :], past], -1)
@@ -165,6 +170,7 @@ class Forecaster(nn.Module):
         """Mean negative log-likelihood (or pinball loss) of a window ``y (B, P+C+H)``."""
         c, P = self.config, self.config.max_lag
         T, H = P + c.context, c.horizon
+        y, feats, past = self._here(y, feats, past)
         feats, past = self._inputs(feats, past)
         scale = self._scale(y)
         ys, logs = y / scale, scale.log()
@@ -188,12 +194,15 @@ class Forecaster(nn.Module):
     def sample(
         self, y: Tensor, feats: Tensor, past: Tensor, samples: int = 100, horizon: int | None = None
     ) -> Tensor:
-        """Sample paths ``(B, N, H)`` from the context ``y (B, P+C)`` (autoregressive heads)."""
+        """Sample paths ``(B, N, H)`` from the context ``y (B, P+C)`` (autoregressive heads), on
+        ``y``'s device."""
         if self.quantile:
             raise ValueError("the quantile head gives quantiles, not samples: use predict()")
         c, P = self.config, self.config.max_lag
         T, H = P + c.context, horizon or c.horizon
         B, N = y.shape[0], samples
+        origin = y.device
+        y, feats, past = self._here(y, feats, past)
         feats, past = self._inputs(feats, past)
         scale = self._scale(y)
         ys, logs = y[:, :T] / scale, scale.log()
@@ -208,13 +217,14 @@ class Forecaster(nn.Module):
             out, h = self.decoder(x, h)
             draw = self._dist(self._params(out[:, 0])).sample()
             buf = torch.cat([buf, draw.unsqueeze(1)], 1)
-        return (buf[:, T:] * rep(scale)).view(B, N, H)
+        return (buf[:, T:] * rep(scale)).view(B, N, H).to(origin)
 
     @torch.no_grad()
     def predict(
         self, y: Tensor, feats: Tensor, past: Tensor, samples: int = 200, horizon: int | None = None
     ) -> Tensor:
-        """Quantiles ``(B, Q, H)`` at :data:`QUANTILES` from the context ``y (B, P+C)``."""
+        """Quantiles ``(B, Q, H)`` at :data:`QUANTILES` from the context ``y (B, P+C)``, on
+        ``y``'s device."""
         levels = torch.tensor(QUANTILES, dtype=y.dtype, device=y.device)
         if not self.quantile:
             return torch.quantile(
@@ -223,10 +233,12 @@ class Forecaster(nn.Module):
         c, T = self.config, self.config.max_lag + self.config.context
         if horizon not in (None, c.horizon):
             raise ValueError(f"the quantile head forecasts exactly {c.horizon} steps")
+        origin = y.device
+        y, feats, past = self._here(y, feats, past)
         feats, past = self._inputs(feats, past)
         scale = self._scale(y)
         ys, logs = y[:, :T] / scale, scale.log()
         _, h = self._encode(ys, feats, past, logs)
         dec_out, _ = self.decoder(self._decoder_known(feats, logs), h)
         (q,) = self._params(dec_out)
-        return (q * scale.unsqueeze(-1)).transpose(1, 2)
+        return (q * scale.unsqueeze(-1)).transpose(1, 2).to(origin)
