@@ -60,14 +60,29 @@ CELLS: dict[str, CellMath] = {
 }
 # lengths, recurrent dropout, per-step states: none, each alone, and all together
 OPTIONS = [(False, False, False), (True, False, False), (False, True, False), (True, True, True)]
+# Each engine's tests run where that engine runs: Triton on the GPU when there is one, else on
+# the CPU under Triton's interpreter (the root conftest.py sets TRITON_INTERPRET=1 then).
+DEVICE = {"c": "cpu", "torch": "cpu", "triton": "cuda" if torch.cuda.is_available() else "cpu"}
 TRITON = pytest.mark.skipif(
-    not triton_usable(torch.zeros(1), [tanh]), reason="Triton is not installed (pip install triton)"
+    not triton_usable(torch.zeros(1, device=DEVICE["triton"]), [tanh]),
+    reason="Triton is not installed (pip install triton)",
 )
 IMPLS = ["c", "torch", pytest.param("triton", marks=TRITON)]
 
 
+def moved(t: Tensor, device: str) -> Tensor:
+    """A leaf with ``t``'s numbers on ``device``."""
+    return t.detach().to(device).requires_grad_(t.requires_grad)
+
+
 def make_inputs(
-    cell: CellMath, dtype: torch.dtype, lengths: bool, dropout: bool, T: int = T, B: int = B
+    cell: CellMath,
+    dtype: torch.dtype,
+    lengths: bool,
+    dropout: bool,
+    T: int = T,
+    B: int = B,
+    device: str = "cpu",
 ) -> tuple[
     Tensor, tuple[Tensor, ...], dict[str, Tensor], Tensor | None, list[Tensor | None] | None
 ]:
@@ -86,6 +101,11 @@ def make_inputs(
             torch.bernoulli(torch.full((B, n), 0.7, dtype=dtype), generator=g) / 0.7 if ok else None
             for n, ok in zip(cell.state_sizes, cell.droppable, strict=True)
         ]
+    if device != "cpu":  # the same numbers, moved: the leaves stay leaves
+        x, state = moved(x, device), tuple(moved(s, device) for s in state)
+        w = {n: moved(t, device) for n, t in w.items()}
+        mask = None if mask is None else mask.to(device)
+        drop = None if drop is None else [None if d is None else d.to(device) for d in drop]
     return x, state, w, mask, drop
 
 
@@ -117,7 +137,7 @@ def test_fused_equals_reference_float32(
     cell = CELLS[name]
     kernel = fused_kernel_for(cell)
     assert kernel is not None
-    inputs = make_inputs(cell, torch.float32, lengths, dropout)
+    inputs = make_inputs(cell, torch.float32, lengths, dropout, device=DEVICE[impl])
     want = results_and_grads(run_reference, cell, inputs, keep_steps)
     with use_engine(impl):
         assert loop_engine(inputs[0], cell) == impl  # the engine under test really runs
@@ -148,7 +168,9 @@ def test_fused_gradcheck_float64(name: str, impl: str) -> None:
     cell = GRADCHECK[name]
     kernel = fused_kernel_for(cell)
     assert kernel is not None
-    x, state, w, mask, drop = make_inputs(cell, torch.float64, True, True, T=4, B=3)
+    x, state, w, mask, drop = make_inputs(
+        cell, torch.float64, True, True, T=4, B=3, device=DEVICE[impl]
+    )
     names = list(w)
     n_state = len(state)
 
@@ -201,3 +223,29 @@ def test_unfusable_cells_name_their_option() -> None:
     assert "nonlinearity=" in str(fused_unfusable(ElmanMath(I, 5, custom)))
     assert "output_activation=" in str(fused_unfusable(JordanMath(I, 5, 2, tanh, custom)))
     assert fused_unfusable(GRUMath(I, 5, tanh, sig)) is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("name", ["lstm-tanh/sigmoid-peep1-coup0-proj0", "gru-tanh/sigmoid-after0"])
+def test_triton_half_precision_on_the_gpu(name: str, dtype: torch.dtype) -> None:
+    """In half precision the Triton kernels compute the gates in float32 and store halves: close
+    to the float32 reference, forward and backward."""
+    cell = CELLS[name]
+    kernel = fused_kernel_for(cell)
+    assert kernel is not None
+    x, state, w, mask, _ = make_inputs(cell, torch.float32, True, False, device="cuda")
+    want = results_and_grads(run_reference, cell, (x, state, w, mask, None), False)
+    half = lambda t: t.detach().to(dtype).requires_grad_()  # noqa: E731
+    inputs = (
+        half(x),
+        tuple(half(s) for s in state),
+        {n: half(t) for n, t in w.items()},
+        mask,
+        None,
+    )
+    with use_engine("triton"):
+        assert loop_engine(inputs[0], cell) == "triton"
+        got = results_and_grads(kernel, cell, inputs, False)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a.float(), b, atol=0.05, rtol=0.05)

@@ -110,7 +110,7 @@ class Forecaster(nn.Module):
 
     def _here(self, *tensors: Tensor) -> tuple[Tensor, ...]:
         """``tensors`` on the model's device: windows are cut on the CPU, the model may be on a GPU."""
-        dev = self.cov_mean.device  # type: ignore[union-attr]
+        dev = self.head.weight.device
         return tuple(t.to(dev) for t in tensors)
 
     def _inputs(self, feats: Tensor, past: Tensor) -> tuple[Tensor, Tensor]:
