@@ -13,7 +13,8 @@ derivative) with a hand-written backward through time.
 
 The pre-activation buffer becomes the state buffer ``S`` in place (``A_t`` in, ``h_t`` out), so
 forward keeps one ``(T, B, H)`` tensor, which is also the output (and, with lengths, the output
-times the mask). The C++ loops (``csrc/elman.cpp``) use the same names.
+times the mask). The C++ loops (``csrc/elman.cpp``) and the Triton kernels (:mod:`.triton_elman`)
+use the same names.
 
 >>> import torch
 >>> from rnnkit.activations import get_activation
@@ -38,7 +39,8 @@ from torch.autograd.function import once_differentiable
 
 from ..cells.base import State, Weights
 from ..cells.rnn import ElmanMath
-from .fused_c import ccall, clib
+from .engines import loop_engine
+from .fused_c import ccall, loaded_lib
 from .fused_common import (
     act_,
     autocast_dtype,
@@ -134,12 +136,16 @@ class _FusedElman(torch.autograd.Function):
         S = torch.mm(x2, W_ih.t()) if b is None else torch.addmm(b, x2, W_ih.t())
         S = S.view(T, B, H)  # X W_ih^T + b, then (in place) A_t, then the states h_t
         h0, W_hh = h0.contiguous(), W_hh.contiguous()  # the C loops read raw memory
-        lib = clib(x, acts=(cell.activation,))
-        if lib is None:
+        ctx.engine = engine = loop_engine(x, cell)
+        if engine == "torch":
             _forward_loop(cell, S, W_hh, h0, mask, rho)
+        elif engine == "triton":
+            from .triton_elman import forward_loop
+
+            forward_loop(cell, S, W_hh, h0, mask, rho)
         else:
             m = None if mask is None else mask.reshape(T, B)
-            ccall(lib, "elman_fwd", x.dtype, T, B, H, cell.activation, S, W_hh, h0, m, rho)
+            ccall(loaded_lib(), "elman_fwd", x.dtype, T, B, H, cell.activation, S, W_hh, h0, m, rho)
         maskf = float_mask(mask, x)
         ctx.cell = cell
         ctx.save_for_backward(x, h0, W_ih if ctx.needs_input_grad[1] else None, W_hh, mask, rho, S)
@@ -155,13 +161,16 @@ class _FusedElman(torch.autograd.Function):
         dh = x.new_zeros(B, H)  # carried gradient, updated in place
         if d_hT is not None:
             dh.copy_(d_hT)
-        lib = clib(x, acts=(cell.activation,))
-        if lib is None:
+        if ctx.engine == "torch":
             dA, dh = _backward_loop(cell, S, W_hh, mask, rho, d_out, dh)
+        elif ctx.engine == "triton":
+            from .triton_elman import backward_loop
+
+            dA, dh = backward_loop(cell, S, W_hh, mask, rho, d_out, dh)
         else:
             dA = torch.empty_like(S)
             ccall(
-                lib, "elman_bwd", x.dtype, T, B, H, cell.activation, S, W_hh,
+                loaded_lib(), "elman_bwd", x.dtype, T, B, H, cell.activation, S, W_hh,
                 None if mask is None else mask.reshape(T, B), rho,
                 None if d_out is None else d_out.contiguous(), dh, dA, x.new_empty(2 * B * H),
             )  # fmt: skip

@@ -15,8 +15,8 @@
         dW_yy = dB^T Ỹ_prev, db_ih = db_hh = Σ dA, db_y = Σ dB, dX = dA W_ih
 
 ``A_t``, ``B_t`` are the hidden and output pre-activations; their buffers ``AH``, ``AY`` become the
-state buffers in place (``h_t`` and ``y_t``). The C++ loops (``csrc/jordan.cpp``) use the same
-names.
+state buffers in place (``h_t`` and ``y_t``). The C++ loops (``csrc/jordan.cpp``) and the Triton
+kernels (:mod:`.triton_jordan`) use the same names.
 
 >>> import torch
 >>> from rnnkit.activations import get_activation
@@ -42,7 +42,8 @@ from torch.autograd.function import once_differentiable
 
 from ..cells.base import State, Weights
 from ..cells.jordan import JordanMath
-from .fused_c import ccall, clib
+from .engines import loop_engine
+from .fused_c import ccall, loaded_lib
 from .fused_common import (
     act_,
     autocast_dtype,
@@ -198,13 +199,18 @@ class _FusedJordan(torch.autograd.Function):
             None if w is None else w.contiguous() for w in (W_hh, W_yh, b_y, W_yy)
         )  # the C loops read raw memory
         W = (W_hh, W_yh, W_hy.contiguous(), b_y, W_yy)
-        lib = clib(x, acts=(cell.activation, cell.output_activation))
-        if lib is None:
+        ctx.engine = engine = loop_engine(x, cell)
+        if engine == "torch":
             _forward_loop(cell, AH, AY, W, y0, h0, mask, rho_y, rho_h)
+        elif engine == "triton":
+            from .triton_jordan import forward_loop
+
+            forward_loop(cell, AH, AY, W, y0, h0, mask, rho_y, rho_h)
         else:
             ccall(
-                lib, "jordan_fwd", x.dtype, T, B, H, O, cell.activation, cell.output_activation,
-                AH, AY, *W, y0, h0, None if mask is None else mask.reshape(T, B), rho_y, rho_h,
+                loaded_lib(), "jordan_fwd", x.dtype, T, B, H, O,
+                cell.activation, cell.output_activation, AH, AY, *W, y0, h0,
+                None if mask is None else mask.reshape(T, B), rho_y, rho_h,
                 x.new_empty(B * (H + O)),
             )  # fmt: skip
         maskf = float_mask(mask, x)
@@ -243,16 +249,20 @@ class _FusedJordan(torch.autograd.Function):
             dy.copy_(d_yT)
         if d_hT is not None:
             dh.copy_(d_hT)
-        lib = clib(x, acts=(cell.activation, cell.output_activation))
-        if lib is None:
+        if ctx.engine == "torch":
             dA, dB, dy, dh = _backward_loop(
                 cell, AH, AY, W, mask, rho_y, rho_h, d_out, d_hs, dy, dh
             )
+        elif ctx.engine == "triton":
+            from .triton_jordan import backward_loop
+
+            dA, dB, dy, dh = backward_loop(cell, AH, AY, W, mask, rho_y, rho_h, d_out, d_hs, dy, dh)
         else:
             dA, dB = torch.empty_like(AH), torch.empty_like(AY)
             ccall(
-                lib, "jordan_bwd", x.dtype, T, B, H, O, cell.activation, cell.output_activation,
-                AH, AY, *W, None if mask is None else mask.reshape(T, B), rho_y, rho_h,
+                loaded_lib(), "jordan_bwd", x.dtype, T, B, H, O,
+                cell.activation, cell.output_activation, AH, AY, *W,
+                None if mask is None else mask.reshape(T, B), rho_y, rho_h,
                 None if d_out is None else d_out.contiguous(),
                 None if d_hs is None else d_hs.contiguous(), dy, dh, dA, dB,
                 x.new_empty(2 * B * (H + O)),
