@@ -82,7 +82,7 @@ def test_old_spellings_still_work_with_a_notice(
         (["--max-length", "-1"], "--max-length must be at least 1, got -1"),
         (["--max-vocab", "-1"], "--max-vocab must be at least 0, got -1"),
         (["--dropout", "1.5"], "--dropout must be in [0, 1), got 1.5"),
-        (["--seed", str(2**64)], "--seed must be in [0, 9.22337e+18], got"),
+        (["--seed", str(2**64)], "--seed must be in [0, 9223372036854775807], got"),
         (["--activation", "bogus"], "--activation 'bogus' is unknown"),
         (["--cell", "rnn", "--unit-forget-bias"], "--unit-forget-bias applies to the LSTM cells"),
         (["--lr", "nan"], "--lr must be a finite number"),

@@ -91,15 +91,20 @@ def option(
 _UNOFFERED = {"word-v1", "builtin", "table"}  # values a config reads but a user does not choose
 
 
+def _bound(v: float) -> str:
+    """A range bound as written: integers whole (``9223372036854775807``, not ``9.22337e+18``)."""
+    return str(v) if isinstance(v, int) else f"{v:g}"
+
+
 def _describe_range(m: Mapping[str, Any]) -> str:
     low, high = m["low"], m["high"]
     if low is not None and high is not None:
         left, right = ("(" if m["low_open"] else "["), (")" if m["high_open"] else "]")
-        return f"in {left}{low:g}, {high:g}{right}"
+        return f"in {left}{_bound(low)}, {_bound(high)}{right}"
     if low is not None:
-        return f"greater than {low:g}" if m["low_open"] else f"at least {low:g}"
+        return f"greater than {_bound(low)}" if m["low_open"] else f"at least {_bound(low)}"
     assert high is not None
-    return f"less than {high:g}" if m["high_open"] else f"at most {high:g}"
+    return f"less than {_bound(high)}" if m["high_open"] else f"at most {_bound(high)}"
 
 
 def _check_value(f: Field[Any], value: Any) -> None:
