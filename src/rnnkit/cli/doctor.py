@@ -1,9 +1,12 @@
 """``rnnkit doctor``: which paths are active on this machine, and why the others are not.
 
-It reports the compiled time loops of the fused kernels (built? where? if not, the reason), the
-BLAS and oneDNN torch was built with, torch's threads, the devices (CUDA, MPS) and the optional
-packages that switch features on (BLEU, ETS and Theta baselines, ONNX and Keras interop, property tests).
-Building the compiled loops on first use is part of the check (a few seconds, once).
+It reports the compiled time loops of the fused kernels (built? where? if not, the reason),
+Triton (installed? which version? under its CPU interpreter?), the engine that runs the fused
+kernels' time loops on each device here (:func:`rnnkit.kernels.engines.loop_engine`: ``c``,
+``triton`` or ``torch``), the BLAS and oneDNN torch was built with, torch's threads, the devices
+(CUDA, MPS) and the optional packages that switch features on (BLEU, ETS and Theta baselines,
+ONNX and Keras interop, property tests). Building the compiled loops on first use is part of the
+check (a few seconds, once).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..activations import get_activation
+from ..cells import LSTMMath
+from ..kernels.engines import loop_engine, triton_info
 from ..kernels.fused_c import BLAS_LIBRARY, build_info
 
 # Optional packages: the distribution name, and what rnnkit uses it for.
@@ -37,7 +43,7 @@ EXTRAS = {
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "doctor",
-        help="show which paths are active here: compiled loops, BLAS, threads, devices, extras",
+        help="show which paths are active here: compiled loops, Triton, engines, BLAS, devices",
         description="Which fast paths are active on this machine (and why not), the BLAS, "
         "torch's threads, the devices and the optional packages installed.",
     )
@@ -52,6 +58,17 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def engines() -> dict[str, str]:
+    """The engine of the fused kernels' time loops on each device here, for a float32 LSTM with
+    its usual activations (every family takes the same engine)."""
+    cell = LSTMMath(1, 1, get_activation("tanh"), get_activation("sigmoid"))
+    devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return {d: loop_engine(torch.zeros(1, device=d), cell) for d in devices}
+
+
 def collect() -> dict[str, Any]:
     """Everything ``rnnkit doctor`` reports, as plain JSON-ready values."""
     blas = re.findall(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
@@ -64,6 +81,8 @@ def collect() -> dict[str, Any]:
             "torch": torch.__version__,
         },
         "compiled_loops": build_info(),
+        "triton": triton_info(),
+        "engines": engines(),
         "blas": {
             "torch_blas": blas[0] if blas else None,
             "mkl": torch.backends.mkl.is_available(),
@@ -94,6 +113,20 @@ def _loops_line(loops: dict[str, Any]) -> str:
     return f"off: {loops.get('reason')}\n    (the fused kernels run their PyTorch loops, slower)"
 
 
+ENGINE_WORDS = {"c": "compiled C++", "triton": "Triton kernels", "torch": "PyTorch ops"}
+
+
+def _triton_line(triton: dict[str, Any], cuda: bool) -> str:
+    if not triton["installed"]:
+        why = triton.get("reason", "pip install triton: the fused kernels' GPU engine")
+        return f"not installed ({why})"
+    if triton["interpreted"]:
+        mode = "under its CPU interpreter (TRITON_INTERPRET=1: checks numbers, slowly)"
+    else:
+        mode = "compiles for the GPU" if cuda else "unused here (it compiles for CUDA GPUs)"
+    return f"{triton['version']}, {mode}"
+
+
 def render(info: dict[str, Any]) -> str:
     """The report as lines of text."""
     v, b, t, d = info["versions"], info["blas"], info["threads"], info["devices"]
@@ -102,6 +135,9 @@ def render(info: dict[str, Any]) -> str:
     lines = [
         f"rnnkit {v['rnnkit']}  (python {v['python']}, torch {v['torch']})",
         f"compiled loops: {_loops_line(info['compiled_loops'])}",
+        f"triton: {_triton_line(info['triton'], d['cuda'])}",
+        "fused loops: "
+        + "; ".join(f"{dev} {e} ({ENGINE_WORDS[e]})" for dev, e in info["engines"].items()),
         f"BLAS: {b['torch_blas']} (MKL {yes[b['mkl']]}, oneDNN {yes[b['onednn']]}); "
         f"GEMM from {os.path.basename(b['gemm_library'])}",
         f"threads: {t['intra_op']} intra-op, {t['inter_op']} inter-op, {t['cpus']} CPUs",
