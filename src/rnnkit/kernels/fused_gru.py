@@ -54,7 +54,8 @@ from torch.autograd.function import once_differentiable
 
 from ..cells.base import State, Weights
 from ..cells.gru import GRUMath
-from .fused_c import ccall, clib
+from .engines import loop_engine
+from .fused_c import ccall, loaded_lib
 from .fused_common import (
     act_,
     autocast_dtype,
@@ -210,15 +211,19 @@ class _FusedGRU(torch.autograd.Function):
         A = torch.mm(x2, W_ih.t()) if b_x is None else torch.addmm(b_x, x2, W_ih.t())
         A = A.view(T, B, 3 * H)
         h0, W_hh = h0.contiguous(), W_hh.contiguous()  # the C loops read raw memory
-        lib = clib(x, acts=(cell.recurrent_activation, cell.activation))
-        if lib is None:
+        ctx.engine = engine = loop_engine(x, cell)
+        if engine == "torch":
             U, S = _forward_loop(cell, A, W_hh, b_hn, h0, mask, rho)
+        elif engine == "triton":
+            from .triton_gru import forward_loop
+
+            U, S = forward_loop(cell, A, W_hh, b_hn, h0, mask, rho)
         else:
             U, S = x.new_empty(T, B, H), x.new_empty(T, B, H)
             ccall(
-                lib, "gru_fwd", x.dtype, T, B, H, cell.reset_after, cell.recurrent_activation,
-                cell.activation, A, W_hh, b_hn, h0, None if mask is None else mask.reshape(T, B),
-                rho, U, S, x.new_empty(4 * B * H),
+                loaded_lib(), "gru_fwd", x.dtype, T, B, H, cell.reset_after,
+                cell.recurrent_activation, cell.activation, A, W_hh, b_hn, h0,
+                None if mask is None else mask.reshape(T, B), rho, U, S, x.new_empty(4 * B * H),
             )  # fmt: skip
         maskf = float_mask(mask, x)
         ctx.cell = cell
@@ -237,15 +242,19 @@ class _FusedGRU(torch.autograd.Function):
         dh = x.new_zeros(B, H)  # carried gradient, updated in place
         if d_hT is not None:
             dh.copy_(d_hT)
-        lib = clib(x, acts=(cell.recurrent_activation, cell.activation))
-        if lib is None:
+        if ctx.engine == "torch":
             dG, dN, dh = _backward_loop(cell, A, U, S, h0, W_hh, mask, rho, d_out, dh)
+        elif ctx.engine == "triton":
+            from .triton_gru import backward_loop
+
+            dG, dN, dh = backward_loop(cell, A, U, S, h0, W_hh, mask, rho, d_out, dh)
         else:
             dG, dN = x.new_empty(T, B, 3 * H), x.new_empty(T, B, H)
             ccall(
-                lib, "gru_bwd", x.dtype, T, B, H, cell.reset_after, cell.recurrent_activation,
-                cell.activation, A, U, S, h0, W_hh, None if mask is None else mask.reshape(T, B),
-                rho, None if d_out is None else d_out.contiguous(), dh, dG, dN,
+                loaded_lib(), "gru_bwd", x.dtype, T, B, H, cell.reset_after,
+                cell.recurrent_activation, cell.activation, A, U, S, h0, W_hh,
+                None if mask is None else mask.reshape(T, B), rho,
+                None if d_out is None else d_out.contiguous(), dh, dG, dN,
                 x.new_empty(5 * B * H + 3 * H),
             )  # fmt: skip
 
