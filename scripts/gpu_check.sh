@@ -144,4 +144,6 @@ else
 fi
 
 say "done in ${SECONDS}s; $([ "$failed" -eq 0 ] && echo 'every step passed' || echo 'a step FAILED')"
+printf '\n----- summary (%s) -----\n' "$SUMMARY"
+cat "$SUMMARY" # last, so that the tail of the output has it
 exit "$failed"
