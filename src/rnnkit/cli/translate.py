@@ -3,7 +3,8 @@
 translate: one translation per input (per line of ``--input``), in order, to ``--output`` (written
 once all are done, atomically) or stdout. The input is cleaned as the training pairs were (NFC,
 lower-cased if the run was); symbols the run never saw are read as ``<unk>`` and counted on
-stderr. ``--attention-plot`` draws the attention matrix of a single text.
+stderr. ``--attention-plot`` draws the attention matrix of a single text (subword pieces labelled
+with their text, as the run's piece model writes them).
 
 eval: DATA is a pair file (read with the run's settings: columns, lower-casing, direction), the
 run's own ``RUN/test.tsv``, or a built-in set's name (its test splits, regenerated as trained;
@@ -25,7 +26,7 @@ from ..data.pairs_builtin import BUILTIN_PAIRS, builtin_pairs
 from ..devices import add_device_flag
 from ..errors import UserError
 from ..tasks import RunConfig, open_run
-from ..tasks.translate import translate_texts, write_text
+from ..tasks.translate import symbol_labels, translate_texts, write_text
 from ..tasks.translate_metrics import by_length, corpus_scores, magnitude_errors
 
 __all__ = ["add_arguments", "evaluate", "register", "run"]
@@ -103,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{args.run}: trained with --attention none; no attention to draw")
         from ..viz.attention import plot_attention
 
-        target = t.output_symbols + ["</s>"] * t.hypothesis.finished
-        plot_attention(t.hypothesis.attention, t.source_symbols, target, args.attention_plot,
+        a = tr.artifacts
+        source = symbol_labels(t.source_symbols, a.src_pieces)
+        target = symbol_labels(t.output_symbols + ["</s>"] * t.hypothesis.finished, a.tgt_pieces)
+        plot_attention(t.hypothesis.attention, source, target, args.attention_plot,
                        title=f"{texts[0]} -> {t.text}")  # fmt: skip
     text = "".join(t.text + "\n" for t in out)
     if args.output:

@@ -16,7 +16,10 @@ symbols at the chosen level) are dropped and counted, never truncated.
 Symbols (:func:`pair_tokens`): characters, or words as :func:`rnnkit.data.vocab.tokenize` splits
 them except that a hyphen inside a word keeps it whole ("seventy-four", "well-known"), as
 white-space tokenisation does in NMT toolkits (Joey NMT) — so such words come back unchanged.
-Each side has its own level (e.g. digits by character, their English words by word).
+Each side has its own level (e.g. digits by character, their English words by word). At
+``subword`` level a side's symbols are the pieces of its SentencePiece model
+(:class:`~rnnkit.data.subword.SubwordModel`, trained on that side of the training pairs), and
+:func:`decode` joins them back with the same model; the functions below take it as ``pieces``.
 
 A :class:`PairSet` keeps the token ids of both sides; :meth:`PairSet.batch` pads them with
 ``<pad>``: the source as it is, the decoder's input as ``<s> y_1 .. y_n`` and its target as
@@ -40,6 +43,7 @@ import torch
 from torch import Tensor
 
 from ..errors import UserError
+from .subword import SubwordModel
 from .vocab import BOS, EOS, PAD, UNK, Level, Vocabulary, tokenize
 
 _WORD = re.compile(r"\w+(?:['’-]\w+)*|\n|[^\w\s]")
@@ -55,6 +59,8 @@ __all__ = [
     "Pairs",
     "build_pair_vocab",
     "clean",
+    "decode",
+    "encode",
     "filter_length",
     "pair_tokens",
     "read_pairs",
@@ -181,20 +187,30 @@ def read_pairs(path: str | Path, options: PairOptions | None = None) -> Pairs:
     return pairs
 
 
-def pair_tokens(text: str, level: Level) -> list[str]:
-    """The symbols of ``text`` at ``level`` (see the module docstring).
+def pair_tokens(text: str, level: Level, pieces: SubwordModel | None = None) -> list[str]:
+    """The symbols of ``text`` at ``level`` (see the module docstring); ``subword`` level needs
+    the side's piece model as ``pieces``.
 
     >>> pair_tokens("Twenty-one, isn't it?", "word")
     ['Twenty-one', ',', "isn't", 'it', '?']
     """
+    if level == "subword":
+        if pieces is None:
+            raise ValueError("subword level: pair_tokens needs the side's piece model (pieces=)")
+        return pieces.split(text)
     return _WORD.findall(text) if level == "word" else tokenize(text, level)
 
 
 def filter_length(
-    pairs: Pairs, level: Level, max_length: int, target_level: Level | None = None
+    pairs: Pairs,
+    level: Level,
+    max_length: int,
+    target_level: Level | None = None,
+    pieces: tuple[SubwordModel | None, SubwordModel | None] = (None, None),
 ) -> tuple[Pairs, int]:
     """Drop pairs with a side longer than ``max_length`` symbols (0: keep all); the target is
-    counted at ``target_level`` (default: ``level``).
+    counted at ``target_level`` (default: ``level``); ``pieces``: the (source, target) piece
+    models of a side at ``subword`` level.
 
     Returns:
         ``(kept pairs, number dropped)``.
@@ -209,8 +225,8 @@ def filter_length(
     keep = [
         i
         for i, (s, t) in enumerate(zip(pairs.sources, pairs.targets, strict=True))
-        if len(pair_tokens(s, level)) <= max_length
-        and len(pair_tokens(t, target_level or level)) <= max_length
+        if len(pair_tokens(s, level, pieces[0])) <= max_length
+        and len(pair_tokens(t, target_level or level, pieces[1])) <= max_length
     ]
     return pairs.subset(keep), len(pairs) - len(keep)
 
@@ -236,9 +252,23 @@ def special_ids(vocab: Vocabulary) -> tuple[int, int, int]:
     return vocab.index[PAD], vocab.index[BOS], vocab.index[EOS]
 
 
-def encode(vocab: Vocabulary, text: str) -> np.ndarray:
+def encode(vocab: Vocabulary, text: str, pieces: SubwordModel | None = None) -> np.ndarray:
     """``text``'s symbol ids (:func:`pair_tokens` at ``vocab``'s level), ``<unk>`` for unknowns."""
-    return np.array(vocab.encode_tokens(pair_tokens(text, vocab.level)), dtype=np.int64)
+    return np.array(vocab.encode_tokens(pair_tokens(text, vocab.level, pieces)), dtype=np.int64)
+
+
+def decode(vocab: Vocabulary, ids: Iterable[int], pieces: SubwordModel | None = None) -> str:
+    """The text of symbol ids: characters joined, words with single spaces (none before closing
+    punctuation), subword pieces by their model (``pieces``).
+
+    >>> decode(build_pair_vocab(["Hi, you"], "word"), [6, 4, 5])
+    'you, Hi'
+    """
+    if vocab.level != "subword":
+        return vocab.decode(ids)
+    if pieces is None:
+        raise ValueError("subword level: decode needs the side's piece model (pieces=)")
+    return pieces.join([vocab.symbols[i] for i in ids])
 
 
 @dataclass
@@ -263,7 +293,8 @@ class PairBatch:
 
 
 class PairSet:
-    """Pairs encoded with a source and a target vocabulary, ready to batch.
+    """Pairs encoded with a source and a target vocabulary, ready to batch (``pieces``: the
+    (source, target) piece models of a side at ``subword`` level).
 
     >>> pairs = Pairs(["ab", "b"], ["xy", "y"], ["1", "2"])
     >>> sv, tv = build_pair_vocab(pairs.sources, "char"), build_pair_vocab(pairs.targets, "char")
@@ -272,13 +303,19 @@ class PairSet:
     ([[5, 4], [4, 0]], [[2, 5, 4], [2, 4, 0]], [[5, 4, 3], [4, 3, 0]])
     """
 
-    def __init__(self, pairs: Pairs, src_vocab: Vocabulary, tgt_vocab: Vocabulary) -> None:
+    def __init__(
+        self,
+        pairs: Pairs,
+        src_vocab: Vocabulary,
+        tgt_vocab: Vocabulary,
+        pieces: tuple[SubwordModel | None, SubwordModel | None] = (None, None),
+    ) -> None:
         self.pairs = pairs
         self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
         self.src_pad = special_ids(src_vocab)[0]
         self.tgt_pad, self.bos, self.eos = special_ids(tgt_vocab)
-        self.src_ids = [encode(src_vocab, s) for s in pairs.sources]
-        self.tgt_ids = [encode(tgt_vocab, t) for t in pairs.targets]
+        self.src_ids = [encode(src_vocab, s, pieces[0]) for s in pairs.sources]
+        self.tgt_ids = [encode(tgt_vocab, t, pieces[1]) for t in pairs.targets]
         self.src_unknown = sum(int((a == src_vocab.unk_index).sum()) for a in self.src_ids)
 
     def __len__(self) -> int:

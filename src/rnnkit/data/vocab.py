@@ -51,11 +51,13 @@ __all__ = [
 ]
 
 UNK, PAD, BOS, EOS = "<unk>", "<pad>", "<s>", "</s>"
-Level = Literal["char", "word", "word-v1"]
+Level = Literal["char", "word", "word-v1", "subword"]
 LEVELS: tuple[Level, ...] = ("char", "word")  # what a user chooses
 # "word-v1": how sequence runs of run format 1 split words (\w+ or one other mark; no line
 # breaks, no inner apostrophes); kept so that those runs read new text exactly as they trained.
-_ALL_LEVELS: tuple[Level, ...] = ("char", "word", "word-v1")
+# "subword": translation's SentencePiece pieces (rnnkit.data.subword); the piece model, not
+# tokenize, cuts text into them and joins them back.
+_ALL_LEVELS: tuple[Level, ...] = ("char", "word", "word-v1", "subword")
 
 # A word (letters/digits, with inner apostrophes: "don't"), a line break, or any other single
 # visible character (punctuation).
@@ -71,6 +73,8 @@ def tokenize(text: str, level: str, lowercase: bool = False) -> list[str]:
     >>> tokenize("Speak, speak.\\nAll: don't!", "word")
     ['Speak', ',', 'speak', '.', '\\n', 'All', ':', "don't", '!']
     """
+    if level == "subword":
+        raise ValueError("subword symbols come from their piece model (rnnkit.data.subword)")
     if lowercase:
         text = text.lower()
     if level == "char":
@@ -196,6 +200,8 @@ class Vocabulary:
         return list(dict.fromkeys(s for s in tokenize(text, self.level) if s not in self.index))
 
     def decode(self, ids: Iterable[int]) -> str:
+        if self.level == "subword":
+            raise ValueError("subword symbols are joined by their piece model (rnnkit.data.subword)")
         tokens = [self.symbols[i] for i in ids]
         return "".join(tokens) if self.level == "char" else detokenize(tokens)
 

@@ -215,7 +215,7 @@ def _train(
     resume = stored is not None
     if not resume and out.exists():  # refuse a non-empty directory before reading any data
         group.on_main(lambda: start_run(out, spec.name, resume=False))
-    prep = spec.prepare(cfg)
+    prep = spec.prepare(cfg) if stored is None else spec.prepare_resumed(cfg, out)
     if stored is not None:
         _check_same_data(spec, cfg, stored, out, prep.artifacts)
     session = {"device": describe_device(group.device), "precision": precision,

@@ -141,6 +141,12 @@ class TaskSpec(ABC):
         run calls it again and must get the same artifacts). Writes nothing; a problem is a
         :class:`~rnnkit.errors.UserError`."""
 
+    def prepare_resumed(self, cfg: RunConfig, run: Path) -> Prepared:
+        """:meth:`prepare` for the run resumed in ``run`` (its artifacts saved there). The same
+        call unless the task reads back what must not be fitted again (translate: its piece
+        models)."""
+        return self.prepare(cfg)
+
     @abstractmethod
     def build_model(self, cfg: RunConfig, artifacts: Any) -> nn.Module:
         """The untrained model of a run (the same call for training and for reloading)."""

@@ -5,13 +5,17 @@
 :mod:`rnnkit.data.pairs`), of which 5 % (at most 1,000 pairs each) is kept aside for validation
 and as the run's ``test.tsv``. The levels default to what suits the data: characters for
 ``dates``; digits by character and English words by word for ``numbers`` (either direction);
-words for ``reverse`` (each integer is a word) and for sentences.
+words for ``reverse`` (each integer is a word) and for sentences. At ``subword`` level (``--level
+subword``, ``--target-level subword``) a side's symbols are the pieces of a SentencePiece model
+trained on that side of the training pairs (:mod:`rnnkit.data.subword`); a resumed run reads
+the run's piece models back instead of training them again.
 
 The model (:class:`~rnnkit.models.seq2seq.Seq2Seq`) is built from the run's layer settings: the
 encoder reads the source in ``--encoder-directions`` directions, the decoder is the same cell,
 unidirectional, stepped token by token. The run keeps ``src_vocab.json`` and ``tgt_vocab.json``
-(``<pad>``, ``<unk>``, ``<s>``, ``</s>`` first) and, after training, ``attention.png`` (one
-validation sentence). ``rnnkit translate RUN "text"`` translates, ``rnnkit eval RUN DATA`` scores.
+(``<pad>``, ``<unk>``, ``<s>``, ``</s>`` first), at subword level the piece models
+``src_subword.model`` / ``tgt_subword.model`` beside them, and, after training, ``attention.png``
+(one validation sentence). ``rnnkit translate RUN "text"`` translates, ``rnnkit eval RUN DATA`` scores.
 Training itself is :class:`~rnnkit.tasks.translate_train.TranslateTask`.
 """
 
@@ -34,12 +38,14 @@ from ..data.pairs import (
     PairSet,
     build_pair_vocab,
     clean,
+    decode,
     encode,
     filter_length,
     pair_tokens,
     read_pairs,
 )
 from ..data.pairs_builtin import BUILTIN_PAIRS, builtin_pairs
+from ..data.subword import MODEL_TYPES, SubwordModel, sentencepiece
 from ..data.vocab import Level, Vocabulary
 from ..decoding import Hypothesis, translate_ids
 from ..errors import UserError
@@ -51,28 +57,35 @@ from .spec import Prepared, RunConfig, TaskSpec
 from .translate_train import SCHEDULES, TranslateTask, max_output_length
 
 __all__ = ["TRANSLATE", "PairData", "TranslateData", "TranslateModel", "TranslateSpec",
-           "Translation", "load_pair_data", "translate_texts"]  # fmt: skip
+           "Translation", "load_pair_data", "symbol_labels", "translate_texts"]  # fmt: skip
 
 SRC_VOCAB, TGT_VOCAB, TEST = "src_vocab.json", "tgt_vocab.json", "test.tsv"
+SRC_PIECES, TGT_PIECES = "src_subword.model", "tgt_subword.model"
+Pieces = tuple[SubwordModel | None, SubwordModel | None]  # (source, target); None: not subword
 
 
 @dataclass
 class TranslateData:
     """How the pairs are read."""
 
-    level: str = option("auto", "symbols: char, word, or auto (dates: char; numbers: digits by "
-                        "char, words by word; otherwise word)", choices=("auto", "char", "word"))  # fmt: skip
-    target_level: str = option("same", "the target side's symbols if not --level's: char, word",
-                               choices=("same", "char", "word"))  # fmt: skip
+    level: str = option("auto", "symbols: char, word, subword (SentencePiece pieces learnt from the "
+                        "training pairs), or auto (dates: char; numbers: digits by char, words by "
+                        "word; otherwise word)", choices=("auto", "char", "word", "subword"))  # fmt: skip
+    target_level: str = option("same", "the target side's symbols if not --level's: char, word, "
+                               "subword", choices=("same", "char", "word", "subword"))  # fmt: skip
+    subword_vocab: int = option(1000, "subword level: the most pieces per side (the 4 specials "
+                                "included); fewer if the training text allows fewer", low=5)  # fmt: skip
+    subword_type: str = option("unigram", "subword level: how pieces are learnt, unigram (Kudo "
+                               "2018) or bpe (Sennrich et al. 2016)", choices=MODEL_TYPES)  # fmt: skip
     max_length: int = option(0, "drop pairs with a side longer than N symbols (counted); 0: keep "
                              "all", low=0)  # fmt: skip
     lower: bool = option(False, "lower-case both sides (also what is translated later)")
     reverse: bool = option(False, "translate the other way: target to source")
     source_column: str = option("source", "CSV/JSONL: the source column", metavar="NAME")
     target_column: str = option("target", "CSV/JSONL: the target column", metavar="NAME")
-    max_vocab: int = option(0, "keep the N most frequent symbols per side (specials included), "
-                            "the rest become <unk>; 0: all", low=0)  # fmt: skip
-    min_count: int = option(1, "rarer symbols become <unk>", low=1)
+    max_vocab: int = option(0, "char/word level: keep the N most frequent symbols per side "
+                            "(specials included), the rest become <unk>; 0: all", low=0)  # fmt: skip
+    min_count: int = option(1, "char/word level: rarer symbols become <unk>", low=1)
     train_size: int = option(0, "built-in sets: training pairs (0: the set's own, 20k dates, "
                              "50k numbers/reverse)", low=0)  # fmt: skip
 
@@ -122,7 +135,7 @@ def default_levels(data: str, d: TranslateData) -> tuple[Level, Level]:
     >>> default_levels("numbers", TranslateData()), default_levels("numbers", TranslateData(reverse=True))
     (('char', 'word'), ('word', 'char'))
     """
-    if d.level in ("char", "word"):
+    if d.level in ("char", "word", "subword"):
         src = tgt = d.level
     elif data == "dates":
         src = tgt = "char"
@@ -130,7 +143,7 @@ def default_levels(data: str, d: TranslateData) -> tuple[Level, Level]:
         src, tgt = ("word", "char") if d.reverse else ("char", "word")
     else:
         src = tgt = "word"
-    if d.target_level in ("char", "word"):
+    if d.target_level in ("char", "word", "subword"):
         tgt = d.target_level
     return src, tgt  # type: ignore[return-value]
 
@@ -154,9 +167,17 @@ def _swap(p: Pairs) -> Pairs:
     return Pairs(p.targets, p.sources, p.origins)
 
 
-def load_pair_data(data: str, d: TranslateData, seed: int) -> PairData:
-    """A built-in set by name, or a pair file split 90/5/5 (seeded); filtered by ``max_length``."""
-    level, tgt_level = default_levels(data, d)
+def load_pair_data(data: str, d: TranslateData, seed: int, pieces: Pieces | None = None) -> PairData:  # fmt: skip
+    """A built-in set by name, or a pair file split 90/5/5 (seeded); filtered by ``max_length``
+    (symbols at subword level: the pieces of ``pieces``, or of piece models trained here)."""
+    pd = split_pair_data(data, d, seed)
+    if pieces is None:
+        pieces = fit_pieces(pd.train, d, seed, default_levels(data, d))
+    return filter_pair_data(pd, data, d, pieces)
+
+
+def split_pair_data(data: str, d: TranslateData, seed: int) -> PairData:
+    """A built-in set by name, or a pair file split 90/5/5 (seeded); nothing dropped yet."""
     if data in BUILTIN_PAIRS:
         b = builtin_pairs(data, seed, d.train_size)
         train, val, tests = b.train, b.val, dict(b.tests)
@@ -176,11 +197,36 @@ def load_pair_data(data: str, d: TranslateData, seed: int) -> PairData:
         order = np.random.default_rng(seed).permutation(n)
         val, tests = pairs.subset(order[:k]), {"test": pairs.subset(order[k : 2 * k])}
         train = pairs.subset(sorted(order[2 * k :]))
-    train, dropped = filter_length(train, level, d.max_length, tgt_level)
+    return PairData(train, val, tests, 0)
+
+
+def filter_pair_data(pd: PairData, data: str, d: TranslateData, pieces: Pieces) -> PairData:
+    """``pd`` less the training and validation pairs longer than ``--max-length`` symbols."""
+    level, tgt_level = default_levels(data, d)
+    train, dropped = filter_length(pd.train, level, d.max_length, tgt_level, pieces)
     if not len(train):
         raise UserError(f"{data}: every pair is longer than --max-length {d.max_length}")
-    val, _ = filter_length(val, level, d.max_length, tgt_level)
-    return PairData(train, val, tests, dropped)
+    val, _ = filter_length(pd.val, level, d.max_length, tgt_level, pieces)
+    return PairData(train, val, pd.tests, dropped)
+
+
+def fit_pieces(train: Pairs, d: TranslateData, seed: int, levels: tuple[Level, Level]) -> Pieces:
+    """The piece models of the sides at subword level, each trained on its side of ``train``
+    (before the length filter, which counts pieces)."""
+    src, tgt = levels
+    return (
+        SubwordModel.train(train.sources, d.subword_vocab, d.subword_type, seed, "source")
+        if src == "subword" else None,
+        SubwordModel.train(train.targets, d.subword_vocab, d.subword_type, seed, "target")
+        if tgt == "subword" else None,
+    )  # fmt: skip
+
+
+def load_pieces(run: Path, levels: tuple[Level, Level]) -> Pieces:
+    """The piece models a run keeps for its sides at subword level."""
+    src, tgt = levels
+    return (SubwordModel.load(run / SRC_PIECES) if src == "subword" else None,
+            SubwordModel.load(run / TGT_PIECES) if tgt == "subword" else None)  # fmt: skip
 
 
 def _fingerprint(data: str, d: TranslateData, seed: int) -> str:
@@ -215,6 +261,8 @@ class TranslateArtifacts:
     tgt_vocab: Vocabulary
     test_file: Pairs | None = None  # a pair file's held-out test split, kept as RUN/test.tsv
     val: PairSet | None = None
+    src_pieces: SubwordModel | None = None  # the piece models of the sides at subword level
+    tgt_pieces: SubwordModel | None = None
 
 
 def write_text(path: Path, text: str) -> None:
@@ -260,14 +308,31 @@ class TranslateSpec(TaskSpec):
             cfg.data.level, cfg.data.target_level = default_levels(cfg.sources[0], cfg.data)
 
     def prepare(self, cfg: RunConfig) -> Prepared:
+        return self._prepare(cfg, None)
+
+    def prepare_resumed(self, cfg: RunConfig, run: Path) -> Prepared:
+        """As :meth:`prepare`, with the piece models read from ``run``, not trained again."""
+        return self._prepare(cfg, run)
+
+    def _prepare(self, cfg: RunConfig, run: Path | None) -> Prepared:
         if len(cfg.sources) != 1:
             raise UserError(f"rnnkit train translate reads one PAIRS, got {len(cfg.sources)}")
         data, d, m = cfg.sources[0], cfg.data, cfg.model
         level, tgt_level = default_levels(data, d)
-        pd = load_pair_data(data, d, cfg.train.seed)
-        sv = build_pair_vocab(pd.train.sources, level, d.max_vocab, d.min_count)
-        tv = build_pair_vocab(pd.train.targets, tgt_level, d.max_vocab, d.min_count)
-        train, val = PairSet(pd.train, sv, tv), PairSet(pd.val, sv, tv)
+        if "subword" in (level, tgt_level):  # before reading anything
+            sentencepiece("--level subword" if level == "subword" else "--target-level subword")
+        pd = split_pair_data(data, d, cfg.train.seed)
+        if run is None:
+            pieces = fit_pieces(pd.train, d, cfg.train.seed, (level, tgt_level))
+        else:
+            pieces = load_pieces(run, (level, tgt_level))
+        pd = filter_pair_data(pd, data, d, pieces)
+        sp, tp = pieces
+        sv = sp.vocabulary() if sp else build_pair_vocab(pd.train.sources, level, d.max_vocab,
+                                                          d.min_count)  # fmt: skip
+        tv = tp.vocabulary() if tp else build_pair_vocab(pd.train.targets, tgt_level, d.max_vocab,
+                                                          d.min_count)  # fmt: skip
+        train, val = PairSet(pd.train, sv, tv, pieces), PairSet(pd.val, sv, tv, pieces)
         max_len = max_output_length(train, m.max_output)
         cfg.fingerprint = _fingerprint(data, d, cfg.train.seed)
         cfg.sources = [data if data in BUILTIN_PAIRS else str(Path(data).resolve())]
@@ -278,10 +343,14 @@ class TranslateSpec(TaskSpec):
                              cfg.train.seed)  # fmt: skip
         dropped = f", {pd.dropped:,} longer than --max-length dropped" if pd.dropped else ""
         levels = level if level == tgt_level else f"{level}-to-{tgt_level}"
+        unit = {side: "pieces" if p else "symbols" for side, p in zip("st", pieces, strict=True)}
+        clipped = any(p and len(p) < d.subword_vocab for p in pieces)
+        fewer = f"; the text allows fewer than --subword-vocab {d.subword_vocab}" if clipped else ""
         describe = (f"on {len(train):,} {levels}-level pairs from {data}{dropped} ({len(sv)} source "
-                    f"and {len(tv)} target symbols), validating on {len(val):,}")  # fmt: skip
+                    f"{unit['s']} and {len(tv)} target {unit['t']}{fewer}), validating on "
+                    f"{len(val):,}")  # fmt: skip
         test = None if data in BUILTIN_PAIRS else pd.tests["test"]
-        return Prepared(task, TranslateArtifacts(sv, tv, test, val), describe)
+        return Prepared(task, TranslateArtifacts(sv, tv, test, val, sp, tp), describe)
 
     def build_model(self, cfg: RunConfig, artifacts: Any) -> Seq2Seq:
         a: TranslateArtifacts = artifacts
@@ -290,6 +359,9 @@ class TranslateSpec(TaskSpec):
     def save_artifacts(self, run: Path, artifacts: Any) -> None:
         artifacts.src_vocab.save(run / SRC_VOCAB)
         artifacts.tgt_vocab.save(run / TGT_VOCAB)
+        for pieces, name in ((artifacts.src_pieces, SRC_PIECES), (artifacts.tgt_pieces, TGT_PIECES)):  # fmt: skip
+            if pieces is not None:
+                pieces.save(run / name)
         if artifacts.test_file is not None:
             _write_tsv(run / TEST, artifacts.test_file)
 
@@ -304,7 +376,11 @@ class TranslateSpec(TaskSpec):
             if key in cfg.info and len(v) != cfg.info[key]:
                 raise UserError(f"{run / name}: has {len(v)} symbols, the model {cfg.info[key]}")
             vocabs.append(v)
-        return TranslateArtifacts(vocabs[0], vocabs[1])
+        pieces = load_pieces(run, (vocabs[0].level, vocabs[1].level))
+        for v, p, name in zip(vocabs, pieces, (SRC_VOCAB, TGT_VOCAB), strict=True):
+            if p is not None and p.pieces() != v.symbols:
+                raise UserError(f"{run / name}: not the pieces of {p.source}")
+        return TranslateArtifacts(vocabs[0], vocabs[1], src_pieces=pieces[0], tgt_pieces=pieces[1])
 
     def finish(self, model: nn.Module, prep: Prepared, run: Path, result: TrainResult) -> list[str]:
         a: TranslateArtifacts = prep.artifacts
@@ -315,10 +391,12 @@ class TranslateSpec(TaskSpec):
             if h.attention is not None:
                 from ..viz.attention import plot_attention
 
-                src = a.val.pairs.sources[0]
-                plot_attention(h.attention, _symbols(a.src_vocab, a.val.src_ids[0]),
-                               _symbols(a.tgt_vocab, h.tokens) + ["</s>"] * h.finished,
-                               run / "attention.png", title=f"{src} -> {a.tgt_vocab.decode(h.tokens)}")  # fmt: skip
+                src, out = a.val.pairs.sources[0], decode(a.tgt_vocab, h.tokens, a.tgt_pieces)
+                plot_attention(h.attention,
+                               symbol_labels(_symbols(a.src_vocab, a.val.src_ids[0]), a.src_pieces),
+                               symbol_labels(_symbols(a.tgt_vocab, h.tokens) + ["</s>"] * h.finished,
+                                             a.tgt_pieces),
+                               run / "attention.png", title=f"{src} -> {out}")  # fmt: skip
                 lines.append(f"attention of one validation sentence: {run / 'attention.png'}")
         if not result.interrupted:
             lines.append(f'translate with: rnnkit translate {run} "..."; score with: rnnkit eval {run} DATA')  # fmt: skip
@@ -327,6 +405,12 @@ class TranslateSpec(TaskSpec):
 
 def _symbols(vocab: Vocabulary, ids: Any) -> list[str]:
     return [vocab.symbols[int(i)] for i in ids]
+
+
+def symbol_labels(symbols: list[str], pieces: SubwordModel | None) -> list[str]:
+    """How ``symbols`` read on a plot's axis: subword pieces as their text (the piece model's
+    :meth:`~rnnkit.data.subword.SubwordModel.label`), other symbols as they are."""
+    return symbols if pieces is None else [pieces.label(s) for s in symbols]
 
 
 TRANSLATE = TranslateSpec()
@@ -347,7 +431,8 @@ class Translation:
 def translate_texts(model: Seq2Seq, cfg: RunConfig, artifacts: Any, texts: list[str], *,
                     beam: int = 1, alpha: float = 0.0, batch_size: int = 64) -> list[Translation]:  # fmt: skip
     """Translate ``texts`` with a trained run: cleaned as the training pairs were (NFC, and
-    lower-cased if the run was), unknown symbols read as ``<unk>`` and counted."""
+    lower-cased if the run was), unknown symbols read as ``<unk>`` and counted; outputs joined
+    back into text (subword pieces by the run's piece model)."""
     a: TranslateArtifacts = artifacts
     sv, tv = a.src_vocab, a.tgt_vocab
     ids, symbols = [], []
@@ -355,12 +440,12 @@ def translate_texts(model: Seq2Seq, cfg: RunConfig, artifacts: Any, texts: list[
         text = clean(t, cfg.data.lower)
         if not text:
             raise UserError(f"input {n}: an empty text")
-        ids.append(encode(sv, text).tolist())
-        symbols.append(pair_tokens(text, sv.level))
+        ids.append(encode(sv, text, a.src_pieces).tolist())
+        symbols.append(pair_tokens(text, sv.level, a.src_pieces))
     assert tv.bos_index is not None and tv.eos_index is not None
     hyps = translate_ids(model, ids, pad=0, bos=tv.bos_index, eos=tv.eos_index,
                          max_len=int(cfg.info.get("max_output") or cfg.model.max_output or 200),
                          beam=beam, alpha=alpha, batch_size=batch_size)  # fmt: skip
-    return [Translation(tv.decode(h.tokens), s, _symbols(tv, h.tokens),
+    return [Translation(decode(tv, h.tokens, a.tgt_pieces), s, _symbols(tv, h.tokens),
                         sum(i == sv.unk_index for i in x), h)
             for h, s, x in zip(hyps, symbols, ids, strict=True)]  # fmt: skip
