@@ -8,6 +8,7 @@ import pathlib
 import pytest
 import torch
 
+from rnnkit import bench
 from rnnkit.bench import (
     VARIANTS,
     Size,
@@ -140,6 +141,22 @@ def test_bench_on_cuda_times_triton_and_torch() -> None:
     assert all(r["device"].startswith("cuda") and r["fwdbwd_ms"] > 0 for r in rows)
 
 
+@needs_cuda
+def test_cuda_graph_rows_follow_their_engines() -> None:
+    rows = run_bench([TINY], ["lstm_peephole"], repeats=1, device="cuda", graphs=True)
+    assert [r["engine"] for r in rows] == ["triton", "triton+graphs"]
+    assert "graphs_error" not in rows[0] and rows[1]["fwdbwd_ms"] > 0
+
+
+@no_cuda
+def test_a_failed_cuda_graph_capture_is_a_row_note() -> None:
+    """Without CUDA the capture fails; the bench keeps the row and says why in one line."""
+    layer = VARIANTS["lstm_peephole"](4, 8, "fused")
+    fns, info = bench._graphed(layer, torch.randn(3, 2, 4), None, lambda: None)
+    assert fns == {} and info["graphs_error"].count("\n") == 0 and info["graphs_error"]
+    assert "forward" not in vars(layer)  # a capture replaces forward on the copy, never here
+
+
 @pytest.mark.usefixtures("one_thread")
 def test_cli_engines_and_save_json(
     capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path
@@ -207,6 +224,7 @@ def test_target_misses_names_each_shortfall() -> None:
         (["--device", "tpu"], "--device 'tpu': not a device"),
         (["--compile", "fast"], "--compile 'fast': choose one of default, reduce-overhead"),
         (["--save-json", "/nonexistent/b.json"], "--save-json /nonexistent/b.json: no folder"),
+        (["--device", "cpu", "--graphs"], "--graphs: CUDA graphs need a CUDA device, not cpu"),
         pytest.param(["--device", "cuda"], "--device cuda: no CUDA GPU", marks=no_cuda),
     ],
 )

@@ -8,6 +8,9 @@ load on the machine hits all of them alike), the median time of
   and ``torch`` on the CPU, ``triton`` and ``torch`` on CUDA), side by side;
 * the same layer with ``backend="reference"`` — the naive autograd loop over time that users
   write for a custom cell — and, with ``compile_mode``, that loop under ``torch.compile``;
+* with ``graphs`` (CUDA only), each fused row again with its forward and backward captured as
+  CUDA graphs (:func:`torch.cuda.make_graphed_callables` on a copy of the layer), so a step's
+  dozens of launches replay as one: engine ``<engine>+graphs``;
 * ``torch.nn.LSTM`` of the same size (cuDNN's on a GPU), and for the standard GRU and RNN
   ``torch.nn.GRU``/``RNN``,
 
@@ -33,6 +36,7 @@ Shapes: ``T`` steps, ``B`` batch, ``I`` inputs, ``H`` hidden units.
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
@@ -299,6 +303,7 @@ def run_bench(
     device: torch.device | str = "cpu",
     engines: Sequence[str] | None = None,
     compile_mode: str | None = None,
+    graphs: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per size, variant and engine; times in milliseconds (medians), memory in bytes.
 
@@ -307,6 +312,8 @@ def run_bench(
             one that really ran); ``None``: the automatic choice only.
         compile_mode: also time the naive loop under ``torch.compile(mode=...)``; the first
             calls, which compile, are reported as ``compile_s`` and not timed.
+        graphs: also time each fused engine row under CUDA graphs (a row per engine, named
+            ``<engine>+graphs``; a capture that fails leaves ``graphs_error`` on its engine's row).
 
     Ratios: ``vs_lstm`` = rnnkit time / ``torch.nn.LSTM`` time (below 1 is faster), ``vs_torch``
     = rnnkit time / the time of the ``torch.nn`` module computing the same (``None`` for variants
@@ -327,6 +334,7 @@ def run_bench(
         }
         plans = [_plan(name, size, x, engines, dev) for name in variants]
         compiled: dict[str, dict[str, Any]] = {}  # variant -> compile_s or compile_error
+        graphed: dict[tuple[str, str | None], dict[str, Any]] = {}  # -> graphs_error, if any
         for v in plans:
             if v.name in TORCH_TWINS:
                 twin = TORCH_TWINS[v.name](size.I, size.H).to(dev).train()
@@ -335,6 +343,9 @@ def run_bench(
             for ran, requested in v.engines.items():
                 fns[v.name, f"ours:{ran}", "fwd"] = _under(requested, _forward(v.ours, x))
                 fns[v.name, f"ours:{ran}", "fwdbwd"] = _under(requested, _train_step(v.ours, x))
+                if graphs and v.kernel == "fused":
+                    graphed_fns, graphed[v.name, ran] = _graphed(v.ours, x, requested, sync)
+                    fns |= {(v.name, f"ours:{ran}+graphs", k): f for k, f in graphed_fns.items()}
             fns[v.name, "naive", "fwd"] = _forward(v.naive, x)
             fns[v.name, "naive", "fwdbwd"] = _train_step(v.naive, x)
             if compile_mode is not None:
@@ -363,10 +374,15 @@ def run_bench(
             for ran, requested in v.engines.items():
                 with _engine(requested):
                     saved = saved_bytes(v.ours, x)
+                saved_row = {"saved_bytes": saved, "naive_saved_bytes": naive_saved,
+                             "lstm_saved_bytes": lstm_saved}  # fmt: skip
                 row = _row(size, v, ran, parts[v.name, f"ours:{ran}"] | m, repeats, dev)
-                row |= {"saved_bytes": saved, "naive_saved_bytes": naive_saved,
-                        "lstm_saved_bytes": lstm_saved}  # fmt: skip
-                rows.append(row | compiled.get(v.name, {}))
+                rows.append(
+                    row | saved_row | compiled.get(v.name, {}) | graphed.get((v.name, ran), {})
+                )
+                if (v.name, f"ours:{ran}+graphs") in parts:
+                    times = parts[v.name, f"ours:{ran}+graphs"] | m
+                    rows.append(_row(size, v, f"{ran}+graphs", times, repeats, dev) | saved_row)
     return rows
 
 
@@ -388,6 +404,27 @@ def _compiled(
         return {}, {"compile_error": f"{type(err).__name__}: {first[0] if first else ''}"}
     fns = {"fwd": _forward(model, x), "fwdbwd": _train_step(model, x)}
     return fns, {"compile_s": round(time.perf_counter() - t0, 1)}
+
+
+def _graphed(
+    layer: RecurrentLayer, x: Tensor, engine: str | None, sync: Callable[[], None]
+) -> tuple[dict[str, Callable[[], None]], dict[str, Any]]:
+    """A copy of ``layer`` with its forward and backward captured as CUDA graphs on ``engine``
+    (:func:`torch.cuda.make_graphed_callables`, which warms up and captures on a side stream):
+    its two measurements, or none and ``graphs_error`` (why the capture failed, one line).
+
+    A graph replays fixed shapes, so this is for a fixed ``(T, B)``, as in a training loop over
+    equal batches; the copy keeps the layer itself untouched by the capture.
+    """
+    model = copy.deepcopy(layer)
+    try:
+        with _engine(engine):
+            graphed = torch.cuda.make_graphed_callables(model, (x,))
+        sync()
+    except Exception as err:  # no CUDA, an op that cannot be captured: a row that says so
+        first = str(err).strip().splitlines()
+        return {}, {"graphs_error": f"{type(err).__name__}: {first[0] if first else ''}"}
+    return {"fwd": _forward(graphed, x), "fwdbwd": _train_step(graphed, x)}, {}
 
 
 def _ratio(a: float, b: float | None) -> float | None:

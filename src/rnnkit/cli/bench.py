@@ -84,6 +84,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also time the naive loop under torch.compile (takes minutes): "
         f"{', '.join(COMPILE_MODES)}; without MODE: reduce-overhead on CUDA, default elsewhere",
     )
+    p.add_argument(
+        "--graphs",
+        action="store_true",
+        help="CUDA only: also time each fused engine with its forward and backward captured as "
+        "CUDA graphs (rows named ENGINE+graphs)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON rows instead of tables")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables")
     p.add_argument(
@@ -135,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--save-json {args.save_json}: no folder {Path(args.save_json).parent}")
     engines = _engines(args.engines, device)
     compile_mode = _compile_mode(args.compile, device)
+    if args.graphs and device.type != "cuda":
+        raise UserError(f"--graphs: CUDA graphs need a CUDA device, not {device}")
     if args.threads is not None:
         if args.threads < 1:
             raise UserError(f"--threads must be at least 1, got {args.threads}")
@@ -157,11 +165,12 @@ def run(args: argparse.Namespace) -> int:
 
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     rows = run_bench(sizes, variants, repeats=repeats, progress=progress, clock=clock,
-                     device=device, engines=engines, compile_mode=compile_mode)  # fmt: skip
+                     device=device, engines=engines, compile_mode=compile_mode,
+                     graphs=args.graphs)  # fmt: skip
     n_steps = 20 if args.quick else 50 * repeats
     steps = [bench_step(s, n_steps, clock=clock, device=device) for s in sizes]
     env = _environment(device)
-    env |= {"clock": args.clock, "engines": engines, "compile": compile_mode}
+    env |= {"clock": args.clock, "engines": engines, "compile": compile_mode, "graphs": args.graphs}
     report = {"rows": rows, "step": steps, "environment": env}
     if args.save_json:
         try:
@@ -206,7 +215,9 @@ def _compile_errors(rows: list[dict[str, Any]]) -> list[str]:
     failed = {
         f"{r['size']} {r['variant']}": r["compile_error"] for r in rows if "compile_error" in r
     }
-    return [f"torch.compile failed for {k}: {why}" for k, why in failed.items()]
+    graphs = [f"CUDA graph capture failed for {r['size']} {r['variant']}[{r['engine']}]: "
+              f"{r['graphs_error']}" for r in rows if "graphs_error" in r]  # fmt: skip
+    return [f"torch.compile failed for {k}: {why}" for k, why in failed.items()] + graphs
 
 
 def _cell(value: Any, fmt: str) -> str:
