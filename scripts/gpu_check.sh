@@ -17,6 +17,11 @@
 #   bench_cuda.json  engines side by side, against cuDNN's nn.LSTM and the naive loop, at the
 #                    target size T=100,B=64,I=H=512 and at T=100,B=32,I=64,H=256, with the
 #                    target line
+#   bench_graphs.md  four variants on Triton with forward and backward as CUDA graphs, at the
+#                    target size (rows triton and triton+graphs)
+#   tasks_cuda.txt   every task trained a few steps with --device cuda (text, classify, tag,
+#                    translate, forecast), then sample / eval / translate / forecast / inspect
+#                    on those runs, on the GPU and on the CPU (scripts/gpu_tasks.sh)
 #   pytest_fused.txt tests/test_fused.py's Triton cases on the GPU (every option of every cell,
 #                    gradcheck in float64, half precision): ~120 tests, each compiling its own
 #                    kernels, so it comes after the benchmark and gets the time that is left
@@ -107,11 +112,11 @@ if ! "$PYTHON" -c "import rnnkit.cli" >>"$OUT/env.txt" 2>&1; then
 fi
 
 # ----- 2. doctor --------------------------------------------------------------------------------
-step doctor 60 doctor.txt "$PYTHON" -m rnnkit doctor
+step doctor 30 doctor.txt "$PYTHON" -m rnnkit doctor
 
 # ----- 3. the GPU tests -------------------------------------------------------------------------
 if "$PYTHON" -c "import pytest" 2>/dev/null; then
-    step "GPU tests" 150 pytest.txt "$PYTHON" -m pytest -q -rs -p no:cacheprovider \
+    step "GPU tests" 100 pytest.txt "$PYTHON" -m pytest -q -rs -p no:cacheprovider \
         tests/test_bench.py tests/test_devices.py -k "cuda or gpu or triton"
 else
     say "== GPU tests: SKIPPED, pytest is not installed"
@@ -119,9 +124,17 @@ else
 fi
 
 # ----- 4. the benchmark: engines side by side ---------------------------------------------------
-step "bench, engines side by side" 240 bench_cuda.md "$PYTHON" -m rnnkit bench --device cuda \
+step "bench, engines side by side" 150 bench_cuda.md "$PYTHON" -m rnnkit bench --device cuda \
     --sizes 100,64,512,512 100,32,64,256 --engines --repeats 5 --markdown \
     --save-json "$OUT/bench_cuda.json"
+
+# ----- 4b. CUDA graphs over the fused loops (a capture can upset the device: after the bench) -----
+step "bench, CUDA graphs" 80 bench_graphs.md "$PYTHON" -m rnnkit bench --device cuda \
+    --sizes 100,64,512,512 --variants lstm_peephole lstm_coupled gru_reset_before jordan \
+    --engines triton --graphs --repeats 5 --markdown --save-json "$OUT/bench_graphs.json"
+
+# ----- 4c. every task trains a few steps on the GPU, and its run loads and runs there ----------
+step "tasks on the GPU" 120 tasks_cuda.txt bash scripts/gpu_tasks.sh "$OUT/runs"
 
 # ----- 5. every fused kernel option on the GPU, in the time left --------------------------------
 left=$((BUDGET_S - SECONDS))
