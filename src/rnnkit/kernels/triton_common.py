@@ -12,7 +12,7 @@ Conventions of the kernels:
   and ``j = e % H`` give the row and unit, and a gate block ``k`` of a ``(B, G*H)`` row is at
   ``b * G*H + k*H + j``;
 * the math runs in float32 (float64 for float64 tensors, so ``gradcheck`` sees exact functions)
-  and stores in the tensor's dtype;
+  and stores in the tensor's dtype (:func:`load_c` loads in that compute dtype);
 * an absent tensor (no peepholes, no mask, no dropout) is passed as any tensor with its
   ``HAS_*`` flag off: Triton compiles a variant per flag combination, with no dead loads;
 * the length mask travels as ``uint8 (T, B)``.
@@ -33,7 +33,7 @@ from torch import Tensor
 from ..activations import Activation
 from .fused_c import act_code
 
-__all__ = ["BLOCK", "act", "act_args", "act_grad", "grid", "mask_u8"]
+__all__ = ["BLOCK", "act", "act_args", "act_grad", "grid", "load_c", "mask_u8"]
 
 BLOCK = 512  # elements per program: 4 warps of 128 threads, 4 elements each
 
@@ -75,6 +75,15 @@ def act_grad(y, CODE: tl.constexpr, SLOPE: tl.constexpr):
     else:
         d = y * 0.0 + 1.0
     return d
+
+
+@triton.jit
+def load_c(P, ok, F64: tl.constexpr):
+    """``P`` loaded where ``ok``, in the compute dtype (float64 for float64 tensors, else float32)."""
+    v = tl.load(P, mask=ok)
+    if not F64:
+        v = v.to(tl.float32)
+    return v
 
 
 def act_args(a: Activation) -> tuple[int, float]:

@@ -31,18 +31,9 @@ from torch import Tensor
 
 from ..activations import Activation
 from ..cells.rnn import ElmanMath
-from .triton_common import BLOCK, act, act_args, act_grad, grid, mask_u8
+from .triton_common import BLOCK, act, act_args, act_grad, grid, load_c, mask_u8
 
 __all__ = ["backward_loop", "forward_loop", "step_bwd", "step_fwd"]
-
-
-@triton.jit
-def _load(P, e, ok, F64: tl.constexpr):
-    """``P[e]`` in the compute dtype: float32, or float64 for float64 tensors."""
-    v = tl.load(P + e, mask=ok)
-    if not F64:
-        v = v.to(tl.float32)
-    return v
 
 
 @triton.jit
@@ -56,13 +47,13 @@ def _step_fwd(
     (rows past their length keep ``s_{t-1}``); with ``HAS_RHO`` also ``ρ ⊙ s_t`` into ``SD``."""
     e = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     ok = e < N
-    s = act(_load(A, e, ok, F64), ACT, ACT_S)
+    s = act(load_c(A + e, ok, F64), ACT, ACT_S)
     if HAS_MASK:
         live = tl.load(M + t * B + e // W, mask=ok) != 0
-        s = tl.where(live, s, _load(S_prev, e, ok, F64))
+        s = tl.where(live, s, load_c(S_prev + e, ok, F64))
     tl.store(A + e, s, mask=ok)
     if HAS_RHO:
-        tl.store(SD + e, s * _load(RHO, e, ok, F64), mask=ok)
+        tl.store(SD + e, s * load_c(RHO + e, ok, F64), mask=ok)
 
 
 @triton.jit
@@ -82,21 +73,21 @@ def _step_bwd(
     """
     e = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     ok = e < N
-    s = _load(S, e, ok, F64)
+    s = load_c(S + e, ok, F64)
     ds = tl.zeros_like(s)
     if HAS_R:
-        ds = _load(R, e, ok, F64)
+        ds = load_c(R + e, ok, F64)
         if HAS_RHO:
-            ds = ds * _load(RHO, e, ok, F64)
+            ds = ds * load_c(RHO + e, ok, F64)
     if ADD_K:
-        ds += _load(K, e, ok, F64)
+        ds += load_c(K + e, ok, F64)
     if HAS_MASK:
         m = tl.where(tl.load(M + t * B + e // W, mask=ok) != 0, 1.0, 0.0).to(s.dtype)
         tl.store(K + e, ds - ds * m, mask=ok)
     if HAS_D1:
-        ds += _load(D1, e, ok, F64)
+        ds += load_c(D1 + e, ok, F64)
     if HAS_D2:
-        ds += _load(D2, e, ok, F64)
+        ds += load_c(D2 + e, ok, F64)
     if HAS_MASK:
         ds = ds * m
     tl.store(DA + e, ds * act_grad(s, ACT, ACT_S), mask=ok)

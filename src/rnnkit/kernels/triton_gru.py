@@ -43,18 +43,9 @@ import triton.language as tl
 from torch import Tensor
 
 from ..cells.gru import GRUMath
-from .triton_common import BLOCK, act, act_args, act_grad, grid, mask_u8
+from .triton_common import BLOCK, act, act_args, act_grad, grid, load_c, mask_u8
 
 __all__ = ["backward_loop", "forward_loop"]
-
-
-@triton.jit
-def _ld(P, ok, F64: tl.constexpr):
-    """Load ``P`` where ``ok``, in the compute dtype (float64 for float64 tensors, else float32)."""
-    v = tl.load(P, mask=ok)
-    if not F64:
-        v = v.to(tl.float32)
-    return v
 
 
 @triton.jit
@@ -66,11 +57,11 @@ def _gru_rzq(
     e = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     ok = e < N
     row = A + (e // H) * (3 * H) + e % H  # r of this element; z at +H, n at +2H
-    r = act(_ld(row, ok, F64), SIG, SIG_S)
-    z = act(_ld(row + H, ok, F64), SIG, SIG_S)
+    r = act(load_c(row, ok, F64), SIG, SIG_S)
+    z = act(load_c(row + H, ok, F64), SIG, SIG_S)
     tl.store(row, r, mask=ok)
     tl.store(row + H, z, mask=ok)
-    tl.store(U + e, r * _ld(H_IN + e, ok, F64), mask=ok)
+    tl.store(U + e, r * load_c(H_IN + e, ok, F64), mask=ok)
 
 
 @triton.jit
@@ -89,29 +80,29 @@ def _gru_fwd(
     ok = e < N
     b, j = e // H, e % H
     row = A + b * (3 * H) + j
-    a_n = _ld(row + 2 * H, ok, F64)
+    a_n = load_c(row + 2 * H, ok, F64)
     if AFTER:
         uh = UH + b * (3 * H) + j
-        r = act(_ld(row, ok, F64) + _ld(uh, ok, F64), SIG, SIG_S)
-        z = act(_ld(row + H, ok, F64) + _ld(uh + H, ok, F64), SIG, SIG_S)
-        u_n = _ld(uh + 2 * H, ok, F64)
+        r = act(load_c(row, ok, F64) + load_c(uh, ok, F64), SIG, SIG_S)
+        z = act(load_c(row + H, ok, F64) + load_c(uh + H, ok, F64), SIG, SIG_S)
+        u_n = load_c(uh + 2 * H, ok, F64)
         if HAS_BHN:
-            u_n += _ld(B_HN + j, ok, F64)
+            u_n += load_c(B_HN + j, ok, F64)
         tl.store(row, r, mask=ok)
         tl.store(row + H, z, mask=ok)
         tl.store(U + e, u_n, mask=ok)
         a_n += r * u_n
     else:
-        z = _ld(row + H, ok, F64)
+        z = load_c(row + H, ok, F64)
     n = act(a_n, ACT, ACT_S)
     tl.store(row + 2 * H, n, mask=ok)
-    h = _ld(S_prev + e, ok, F64)
+    h = load_c(S_prev + e, ok, F64)
     h_t = n + z * (h - n)
     if HAS_MASK:  # rows past their length keep their state
         h_t = tl.where(tl.load(M + b, mask=ok) != 0, h_t, h)
     tl.store(S_t + e, h_t, mask=ok)
     if HAS_RHO:
-        tl.store(HD + e, h_t * _ld(RHO + e, ok, F64), mask=ok)
+        tl.store(HD + e, h_t * load_c(RHO + e, ok, F64), mask=ok)
 
 
 @triton.jit
@@ -128,25 +119,25 @@ def _gru_bwd(
     ok = e < N
     b, j = e // H, e % H
     row = b * (3 * H) + j
-    dh = _ld(DH + e, ok, F64)
+    dh = load_c(DH + e, ok, F64)
     if HAS_RHO:
-        dh += _ld(RHO + e, ok, F64) * _ld(REC + e, ok, F64)
+        dh += load_c(RHO + e, ok, F64) * load_c(REC + e, ok, F64)
     d = dh  # the gradient of the new state: m (dh + dout_t)
     if HAS_DOUT:
-        d += _ld(DOUT + e, ok, F64)
+        d += load_c(DOUT + e, ok, F64)
     if HAS_MASK:
         m = tl.where(tl.load(M + b, mask=ok) != 0, 1.0, 0.0).to(dh.dtype)
         keep = dh - dh * m
         d = d * m
-    r = _ld(A + row, ok, F64)
-    z = _ld(A + row + H, ok, F64)
-    n = _ld(A + row + 2 * H, ok, F64)
-    h = _ld(S_prev + e, ok, F64)
+    r = load_c(A + row, ok, F64)
+    z = load_c(A + row + H, ok, F64)
+    n = load_c(A + row + 2 * H, ok, F64)
+    h = load_c(S_prev + e, ok, F64)
     dn = d * (1.0 - z) * act_grad(n, ACT, ACT_S)
     tl.store(DN + e, dn, mask=ok)
     tl.store(DG + row + H, d * (h - n) * act_grad(z, SIG, SIG_S), mask=ok)  # dz
     if AFTER:
-        tl.store(DG + row, dn * _ld(U + e, ok, F64) * act_grad(r, SIG, SIG_S), mask=ok)  # dr
+        tl.store(DG + row, dn * load_c(U + e, ok, F64) * act_grad(r, SIG, SIG_S), mask=ok)  # dr
         tl.store(DG + row + 2 * H, dn * r, mask=ok)  # dU_n
     else:
         tl.store(DG + row + 2 * H, dn, mask=ok)  # dA_n
@@ -167,16 +158,16 @@ def _gru_bwd_r(
     e = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     ok = e < N
     row = (e // H) * (3 * H) + e % H
-    r = _ld(A + row, ok, F64)
-    dq = _ld(DQ + e, ok, F64)
-    h = _ld(S_prev + e, ok, F64)
+    r = load_c(A + row, ok, F64)
+    dq = load_c(DQ + e, ok, F64)
+    h = load_c(S_prev + e, ok, F64)
     if HAS_RHO:
-        h = h * _ld(RHO + e, ok, F64)  # h̃
+        h = h * load_c(RHO + e, ok, F64)  # h̃
     tl.store(DG + row, dq * h * act_grad(r, SIG, SIG_S), mask=ok)
     if HAS_RHO:
         tl.store(DQ + e, dq * r, mask=ok)
     else:
-        tl.store(DH + e, _ld(DH + e, ok, F64) + dq * r, mask=ok)
+        tl.store(DH + e, load_c(DH + e, ok, F64) + dq * r, mask=ok)
 
 
 def _consts(cell: GRUMath, x: Tensor, *, sig_only: bool = False) -> dict[str, object]:

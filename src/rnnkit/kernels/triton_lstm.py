@@ -27,7 +27,7 @@ from torch import Tensor
 
 from ..cells.lstm import LSTMMath
 from .fused_common import float_mask
-from .triton_common import BLOCK, act, act_args, act_grad, grid, mask_u8
+from .triton_common import BLOCK, act, act_args, act_grad, grid, load_c, mask_u8
 
 __all__ = ["backward_loop", "forward_loop"]
 
@@ -47,32 +47,25 @@ def _lstm_fwd(
     b, j = e // H, e % H
     row = A + b * (G * H) + j  # gate block k of this element: row + k*H
     kf, kg, ko = G - 3, G - 2, G - 1  # f, g, o blocks (i is block 0 unless coupled)
-    c = tl.load(C_prev + e, mask=ok)
-    a_f = tl.load(row + kf * H, mask=ok)
-    a_g = tl.load(row + kg * H, mask=ok)
-    a_o = tl.load(row + ko * H, mask=ok)
-    if not F64:
-        c, a_f, a_g, a_o = (
-            c.to(tl.float32),
-            a_f.to(tl.float32),
-            a_g.to(tl.float32),
-            a_o.to(tl.float32),
-        )
+    c = load_c(C_prev + e, ok, F64)
+    a_f = load_c(row + kf * H, ok, F64)
+    a_g = load_c(row + kg * H, ok, F64)
+    a_o = load_c(row + ko * H, ok, F64)
     if HAS_PEEP:
-        a_f += tl.load(P_IN + kf * H + j, mask=ok).to(c.dtype) * c
+        a_f += load_c(P_IN + kf * H + j, ok, F64) * c
     f = act(a_f, SIG, SIG_S)
     g = act(a_g, ACT, ACT_S)
     if COUPLED:
         c_t = g + f * (c - g)
     else:
-        a_i = tl.load(row, mask=ok).to(c.dtype)
+        a_i = load_c(row, ok, F64)
         if HAS_PEEP:
-            a_i += tl.load(P_IN + j, mask=ok).to(c.dtype) * c
+            a_i += load_c(P_IN + j, ok, F64) * c
         i = act(a_i, SIG, SIG_S)
         tl.store(row, i, mask=ok)
         c_t = f * c + i * g
     if HAS_PEEP:
-        a_o += tl.load(P_O + j, mask=ok).to(c.dtype) * c_t
+        a_o += load_c(P_O + j, ok, F64) * c_t
     o = act(a_o, SIG, SIG_S)
     h = o * act(c_t, ACT, ACT_S)
     tl.store(row + kf * H, f, mask=ok)
@@ -86,10 +79,10 @@ def _lstm_fwd(
         tl.store(HC + e, h, mask=ok)  # o ⊙ k_t; the projection GEMM and its mask follow
     else:
         if HAS_MASK:
-            h = tl.where(live, h, tl.load(S_prev + e, mask=ok).to(c.dtype))
+            h = tl.where(live, h, load_c(S_prev + e, ok, F64))
         tl.store(S_t + e, h, mask=ok)
         if HAS_RHO:
-            tl.store(HD + e, h * tl.load(RHO + e, mask=ok).to(c.dtype), mask=ok)
+            tl.store(HD + e, h * load_c(RHO + e, ok, F64), mask=ok)
 
 
 @triton.jit
@@ -111,44 +104,41 @@ def _lstm_bwd(
     b, j = e // H, e % H
     row = b * (G * H) + j
     kf, kg, ko = G - 3, G - 2, G - 1
-    dh = tl.load(DH + e, mask=ok)
-    dc = tl.load(DC + e, mask=ok)
-    c_t = tl.load(C_t + e, mask=ok)
-    c = tl.load(C_prev + e, mask=ok)
-    f = tl.load(A + row + kf * H, mask=ok)
-    g = tl.load(A + row + kg * H, mask=ok)
-    o = tl.load(A + row + ko * H, mask=ok)
-    if not F64:
-        dh, dc, c_t, c = dh.to(tl.float32), dc.to(tl.float32), c_t.to(tl.float32), c.to(tl.float32)
-        f, g, o = f.to(tl.float32), g.to(tl.float32), o.to(tl.float32)
+    dh = load_c(DH + e, ok, F64)
+    dc = load_c(DC + e, ok, F64)
+    c_t = load_c(C_t + e, ok, F64)
+    c = load_c(C_prev + e, ok, F64)
+    f = load_c(A + row + kf * H, ok, F64)
+    g = load_c(A + row + kg * H, ok, F64)
+    o = load_c(A + row + ko * H, ok, F64)
     if HAS_MASK:
         m = tl.where(tl.load(M + t * B + b, mask=ok) != 0, 1.0, 0.0).to(dc.dtype)
         if MASK_H:
             tl.store(KH + e, dh - dh * m, mask=ok)
-            dh = dh * m + tl.load(DOUT + e, mask=ok).to(dc.dtype)
+            dh = dh * m + load_c(DOUT + e, ok, F64)
         kc = dc - dc * m
         dc = dc * m
     if HAS_DCS:
-        dc += tl.load(DCS + e, mask=ok).to(dc.dtype)
+        dc += load_c(DCS + e, ok, F64)
     k = act(c_t, ACT, ACT_S)
     dA_o = dh * k * act_grad(o, SIG, SIG_S)
     dc_hat = dc + dh * o * act_grad(k, ACT, ACT_S)
     if HAS_PEEP:
-        dc_hat += dA_o * tl.load(P_O + j, mask=ok).to(dc.dtype)
+        dc_hat += dA_o * load_c(P_O + j, ok, F64)
     if COUPLED:  # c_t = f c_{t-1} + (1 - f) g
         dA_f = dc_hat * (c - g) * act_grad(f, SIG, SIG_S)
         dA_g = dc_hat * (1.0 - f) * act_grad(g, ACT, ACT_S)
     else:
-        i = tl.load(A + row, mask=ok).to(dc.dtype)
+        i = load_c(A + row, ok, F64)
         dA_i = dc_hat * g * act_grad(i, SIG, SIG_S)
         dA_f = dc_hat * c * act_grad(f, SIG, SIG_S)
         dA_g = dc_hat * i * act_grad(g, ACT, ACT_S)
         tl.store(DA + row, dA_i, mask=ok)
     dc_prev = dc_hat * f
     if HAS_PEEP:
-        dc_prev += tl.load(P_IN + kf * H + j, mask=ok).to(dc.dtype) * dA_f
+        dc_prev += load_c(P_IN + kf * H + j, ok, F64) * dA_f
         if not COUPLED:
-            dc_prev += tl.load(P_IN + j, mask=ok).to(dc.dtype) * dA_i
+            dc_prev += load_c(P_IN + j, ok, F64) * dA_i
     if HAS_MASK:
         dc_prev += kc
     tl.store(DA + row + kf * H, dA_f, mask=ok)
