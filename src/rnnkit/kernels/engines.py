@@ -31,6 +31,7 @@ On a CPU-only machine the Triton kernels still run, slowly, under Triton's inter
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import os
 from collections.abc import Iterator, Sequence
@@ -104,6 +105,12 @@ def triton_usable(x: Tensor, acts: Sequence[Activation]) -> bool:
         return False
     if not (x.is_cuda or (x.device.type == "cpu" and triton_interpreted())):
         return False
+    return _triton_installed()
+
+
+@functools.cache
+def _triton_installed() -> bool:
+    """Whether Triton imports here (asked once per process: every fused call on a GPU asks)."""
     return bool(triton_info()["installed"])
 
 
