@@ -146,7 +146,7 @@ def test_without_sentencepiece_one_line(
 @pytest.mark.parametrize(
     ("lines", "flags", "message"),
     [
-        (["a\tb"] * 25, [], "source side: 23 training texts are too few to learn subword pieces"),
+        (["a\tb"] * 25, [], "training text: 23 sentences are too few to learn subword pieces"),
         ([f"{EN[i % 7]}\t{FR[i % 7]}" for i in range(40)], ["--subword-vocab", "8"],
          "--subword-vocab 8: the source side's training text needs at least 18 pieces"),
     ],

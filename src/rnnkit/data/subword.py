@@ -102,7 +102,7 @@ class SubwordModel:
         vocab_size: int,
         model_type: str = "unigram",
         seed: int = 0,
-        side: str = "the",
+        name: str = "the text",
     ) -> SubwordModel:
         """Learn at most ``vocab_size`` pieces (the four specials included) from ``texts``.
 
@@ -111,7 +111,7 @@ class SubwordModel:
             vocab_size: the most pieces to keep; fewer when the text allows fewer.
             model_type: ``"unigram"`` (Kudo 2018) or ``"bpe"`` (Sennrich et al. 2016).
             seed: seeds SentencePiece's random generator.
-            side: ``"source"`` or ``"target"``, for messages.
+            name: what the texts are, for messages (``"the source side"``).
 
         Raises:
             UserError: sentencepiece is missing, ``vocab_size`` is below what the characters
@@ -122,7 +122,7 @@ class SubwordModel:
         spm = sentencepiece()
         texts = [t for t in texts if t.strip()]
         if not texts:
-            raise UserError(f"{side} side: no training text to learn subword pieces from")
+            raise UserError(f"{name}: no training text to learn subword pieces from")
         out = io.BytesIO()
         spm.set_random_generator_seed(seed)
         try:
@@ -138,18 +138,17 @@ class SubwordModel:
             few = _TOO_FEW.search(str(e))
             if few:
                 raise UserError(
-                    f"--subword-vocab {vocab_size}: the {side} side's training text needs at "
-                    f"least {few.group(2)} pieces (its characters and the 4 specials)"
+                    f"--subword-vocab {vocab_size}: {name} needs at least {few.group(2)} "
+                    "pieces (its characters and the 4 specials)"
                 ) from e
             reason = str(e).rsplit("]", 1)[-1].strip() or str(e)
-            raise UserError(f"{side} side: sentencepiece could not learn pieces ({reason})") from e
-        model = cls(out.getvalue(), f"the {side} side's piece model")
+            raise UserError(f"{name}: sentencepiece could not learn pieces ({reason})") from e
+        model = cls(out.getvalue(), f"the piece model of {name}")
         if all(len(p.replace(WORD_START, "")) <= 1 for p in model.pieces()[len(SPECIALS) :]):
-            chars = len(model) - len(SPECIALS)
             raise UserError(
-                f"{side} side: {len(texts):,} training texts are too few to learn subword "
-                f"pieces (sentencepiece found only their {chars} characters); use --level char "
-                "or more pairs"
+                f"{name}: {len(texts):,} sentences are too few to learn subword pieces "
+                "(sentencepiece found none longer than one character); use --level char or more "
+                "pairs"
             )
         return model
 

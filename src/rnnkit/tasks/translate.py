@@ -215,10 +215,10 @@ def fit_pieces(train: Pairs, d: TranslateData, seed: int, levels: tuple[Level, L
     (before the length filter, which counts pieces)."""
     src, tgt = levels
     return (
-        SubwordModel.train(train.sources, d.subword_vocab, d.subword_type, seed, "source")
-        if src == "subword" else None,
-        SubwordModel.train(train.targets, d.subword_vocab, d.subword_type, seed, "target")
-        if tgt == "subword" else None,
+        SubwordModel.train(train.sources, d.subword_vocab, d.subword_type, seed,
+                           "the source side's training text") if src == "subword" else None,
+        SubwordModel.train(train.targets, d.subword_vocab, d.subword_type, seed,
+                           "the target side's training text") if tgt == "subword" else None,
     )  # fmt: skip
 
 
@@ -286,7 +286,8 @@ class TranslateSpec(TaskSpec):
         "Train an encoder-decoder with attention (Bahdanau et al. 2015; Luong et al. 2015) on "
         "sentence pairs: a Tatoeba/Anki tab-separated file, CSV/JSONL with named columns, or a "
         "built-in set (dates, numbers, reverse). Defaults, as measured (docs/TRANSLATE.md): char "
-        "level for dates; digits by char and words by word for numbers; word level otherwise; a "
+        "level for dates; digits by char and words by word for numbers; word level otherwise "
+        "(--level subword: SentencePiece pieces learnt from the training pairs); a "
         "64-unit LSTM encoder read both ways and an LSTM decoder with additive attention and "
         "input feeding; 5 minutes of training."
     )
