@@ -31,9 +31,6 @@ from typing import Any
 
 os.environ.pop("TRITON_INTERPRET", None)
 os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # Triton 3.9 warns when it is unset
-# a fresh cache, so that every kernel is really compiled (not found from an earlier run)
-os.environ["TRITON_CACHE_DIR"] = _CACHE = tempfile.mkdtemp(prefix="rnnkit-triton-cache-")
-atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 import torch
 import triton
@@ -132,6 +129,9 @@ def covering(all_launches: list[Launch]) -> list[Launch]:
 
 
 def main(targets: list[int], cover: bool) -> int:
+    # a fresh cache, so that every kernel is really compiled (not found from an earlier run)
+    os.environ["TRITON_CACHE_DIR"] = cache = tempfile.mkdtemp(prefix="rnnkit-triton-cache-")
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)
     JITFunction.run = record  # type: ignore[method-assign]
     engines.triton_interpreted = lambda: True  # the engine may run on CPU tensors: nothing runs
     for cell in cells():
