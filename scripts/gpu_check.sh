@@ -21,7 +21,7 @@
 #                    target size (rows triton and triton+graphs)
 #   tasks_cuda.txt   every task trained a few steps with --device cuda (text, classify, tag,
 #                    translate, forecast), then sample / eval / translate / forecast / inspect
-#                    on those runs, on the GPU and on the CPU (scripts/gpu_tasks.sh)
+#                    on those runs on the GPU, and three of them on the CPU (scripts/gpu_tasks.sh)
 #   pytest_fused.txt tests/test_fused.py's Triton cases on the GPU (every option of every cell,
 #                    gradcheck in float64, half precision): ~120 tests, each compiling its own
 #                    kernels, so it comes after the benchmark and gets the time that is left
@@ -124,7 +124,7 @@ else
 fi
 
 # ----- 4. the benchmark: engines side by side ---------------------------------------------------
-step "bench, engines side by side" 150 bench_cuda.md "$PYTHON" -m rnnkit bench --device cuda \
+step "bench, engines side by side" 130 bench_cuda.md "$PYTHON" -m rnnkit bench --device cuda \
     --sizes 100,64,512,512 100,32,64,256 --engines --repeats 5 --markdown \
     --save-json "$OUT/bench_cuda.json"
 
@@ -134,7 +134,7 @@ step "bench, CUDA graphs" 80 bench_graphs.md "$PYTHON" -m rnnkit bench --device 
     --engines triton --graphs --repeats 5 --markdown --save-json "$OUT/bench_graphs.json"
 
 # ----- 4c. every task trains a few steps on the GPU, and its run loads and runs there ----------
-step "tasks on the GPU" 120 tasks_cuda.txt bash scripts/gpu_tasks.sh "$OUT/runs"
+step "tasks on the GPU" 150 tasks_cuda.txt bash scripts/gpu_tasks.sh "$OUT/runs"
 
 # ----- 5. every fused kernel option on the GPU, in the time left --------------------------------
 left=$((BUDGET_S - SECONDS))
