@@ -87,10 +87,12 @@ def join_token(previous: str | None, token: str) -> str:
 
     >>> "".join(join_token(p, t) for p, t in [(None, "Hi"), ("Hi", ","), (",", "you"), ("you", "\\n")])
     'Hi, you\\n'
+    >>> detokenize(tokenize("a well-known man--or so", "word"))  # hyphens and dashes bind
+    'a well-known man--or so'
     """
     if previous is None or previous == "\n" or token == "\n" or previous in _NO_SPACE_AFTER:
         return token
-    if token in _NO_SPACE_BEFORE:
+    if token in _NO_SPACE_BEFORE or token == "-" or previous == "-":  # "well-known", "so--"
         return token
     return " " + token
 
@@ -201,7 +203,9 @@ class Vocabulary:
 
     def decode(self, ids: Iterable[int]) -> str:
         if self.level == "subword":
-            raise ValueError("subword symbols are joined by their piece model (rnnkit.data.subword)")
+            raise ValueError(
+                "subword symbols are joined by their piece model (rnnkit.data.subword)"
+            )
         tokens = [self.symbols[i] for i in ids]
         return "".join(tokens) if self.level == "char" else detokenize(tokens)
 
