@@ -183,6 +183,7 @@ def test_fused_gradcheck_float64(name: str, impl: str) -> None:
     # projections of the Jacobian instead of every column (the analytic side is still exact).
     fast = impl == "triton" and not x.is_cuda
     with use_engine(impl):
+        assert loop_engine(x, cell) == impl
         assert torch.autograd.gradcheck(
             fn, (x, *state, *w.values()), eps=1e-6, atol=1e-6, fast_mode=fast
         )

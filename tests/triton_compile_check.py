@@ -29,14 +29,7 @@ import tempfile
 import time
 from typing import Any
 
-os.environ.pop("TRITON_INTERPRET", None)
-os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # Triton 3.9 warns when it is unset
-
 import torch
-import triton
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
-from triton.runtime.jit import JITFunction
 
 from rnnkit.activations import get_activation
 from rnnkit.cells import CellMath, ElmanMath, GRUMath, JordanMath, LSTMMath
@@ -49,11 +42,11 @@ DTYPES = {
     torch.bfloat16: "bf16",
     torch.uint8: "u8",
 }
-Launch = tuple[JITFunction, tuple[tuple[str, str], ...], tuple[tuple[str, Any], ...]]
+Launch = tuple[Any, tuple[tuple[str, str], ...], tuple[tuple[str, Any], ...]]  # (JITFunction, ...)
 launches: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, Any], ...]], Launch] = {}
 
 
-def record(self: JITFunction, *args: Any, grid: Any, warmup: bool, **kwargs: Any) -> None:
+def record(self: Any, *args: Any, grid: Any, warmup: bool, **kwargs: Any) -> None:
     """Stands in for ``JITFunction.run``: note the launch's signature and constants, run nothing."""
     values = dict(zip(self.arg_names, args, strict=False)) | kwargs
     sig, consts = [], []
@@ -129,9 +122,17 @@ def covering(all_launches: list[Launch]) -> list[Launch]:
 
 
 def main(targets: list[int], cover: bool) -> int:
-    # a fresh cache, so that every kernel is really compiled (not found from an earlier run)
+    # Triton reads these when first imported, here: importing this module changes nothing (pytest
+    # imports it to look for doctests). A fresh cache, so that every kernel is really compiled.
+    os.environ.pop("TRITON_INTERPRET", None)
+    os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # Triton 3.9 warns when it is unset
     os.environ["TRITON_CACHE_DIR"] = cache = tempfile.mkdtemp(prefix="rnnkit-triton-cache-")
     atexit.register(shutil.rmtree, cache, ignore_errors=True)
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from triton.runtime.jit import JITFunction
+
     JITFunction.run = record  # type: ignore[method-assign]
     engines.triton_interpreted = lambda: True  # the engine may run on CPU tensors: nothing runs
     for cell in cells():
