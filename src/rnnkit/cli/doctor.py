@@ -30,6 +30,7 @@ from ..kernels.fused_c import BLAS_LIBRARY, build_info
 # Optional packages: the distribution name, and what rnnkit uses it for.
 EXTRAS = {
     "sacrebleu": "BLEU for translation",
+    "sentencepiece": "the subword level for translation",
     "statsmodels": "ETS and Theta baselines for forecasting",
     "onnx": "ONNX export",
     "onnxruntime": "running exported ONNX models",
