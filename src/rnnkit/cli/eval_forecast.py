@@ -5,7 +5,9 @@ last ``holdout`` points; a run without a holdout: the last ``horizon`` points) o
 SERIES, scored next to the baselines (naive, seasonal naive, drift, ETS, Theta) measured on the same
 points. With ``--backtest``: rolling origins from ``--start`` (a time stamp such as ``1956-01``
 or an index; negative counts from the end) every ``--stride`` steps, as long as a full horizon
-follows; all origins are forecast in one batched pass. The picture (``--plot``, default
+follows; all origins are forecast in one batched pass. The intervals are corrected by the run's
+calibration (``RUN/calibration.json``, fitted on its validation windows) unless
+``--no-calibrate``; a run without one is scored as sampled. The picture (``--plot``, default
 ``RUN/backtest.png`` or ``RUN/eval_forecast.png``) shows the first series.
 """
 
@@ -23,7 +25,15 @@ from ..forecasting.baselines import available
 from ..models.forecaster import Forecaster
 from ..tasks import RunConfig
 from ..tasks.forecast import read_series
-from ..tasks.forecast_run import ForecastArtifacts, draw, format_scores, run_windows, score
+from ..tasks.forecast_run import (
+    CALIBRATION,
+    ForecastArtifacts,
+    draw,
+    format_scores,
+    load_calibration,
+    run_windows,
+    score,
+)
 from ..tasks.run import open_run
 
 __all__ = ["add_arguments", "evaluate"]
@@ -42,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="forecast: sample paths per forecast (default 200)")  # fmt: skip
     g.add_argument("--plot", default=None, metavar="FILE.png",
                    help="forecast: the picture of the first series")  # fmt: skip
+    g.add_argument("--no-calibrate", action="store_true",
+                   help="forecast: score the intervals as sampled, without the run's "
+                   "calibration")  # fmt: skip
 
 
 def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
@@ -65,7 +78,8 @@ def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
             if args.start is not None:
                 raise UserError("--start is for --backtest")
             pairs += windows.origins(i, len(s) - back, len(s) - back)
-    res = score(model, windows, data, pairs, H, args.samples)
+    cal = None if args.no_calibrate else load_calibration(trained.path, cfg)
+    res = score(model, windows, data, pairs, H, args.samples, cal)
     _, note = available()
     what = "backtest" if args.backtest else "holdout"
     png = (
@@ -85,7 +99,8 @@ def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
     if args.json:
         out = {"run": str(args.run), "data": args.data, "task": "forecast", "mode": what,
                "horizon": H, "origins": len(pairs), "points": int(res.actual.size),
-               "scores": _finite(res.scores), "picture": str(png), "note": note}  # fmt: skip
+               "scores": _finite(res.scores), "picture": str(png), "note": note,
+               "calibrated": cal is not None}  # fmt: skip
         print(json.dumps(out, sort_keys=True))
         return 0
     print(
@@ -93,6 +108,10 @@ def evaluate(args: argparse.Namespace, config: RunConfig) -> int:
     )
     for line in format_scores(res.scores):
         print(line)
+    if cal is not None:
+        print(
+            f"  intervals calibrated by {trained.path / CALIBRATION} (--no-calibrate: as sampled)"
+        )
     if note:
         print(f"  note: {note}")
     print(f"  picture: {png}")

@@ -3,7 +3,8 @@
 Forecasts every series from its end: SERIES read as the run's training data was (same columns,
 frequency), or the run's own data without it. The CSV has one row per series and step:
 ``series, time, median, lo50, hi50, lo80, hi80, lo90, hi90`` (the 50/80/90 % central intervals,
-from sample paths or the quantile head). The picture shows the first series (or ``--series``).
+from sample paths or the quantile head, corrected by the run's calibration ``RUN/calibration.json``
+unless ``--no-calibrate``). The picture shows the first series (or ``--series``).
 Known-future covariates cannot be extended past the end of the data, so a run trained with
 ``--covariates`` forecasts only where they are known (use ``rnnkit eval``).
 """
@@ -25,7 +26,7 @@ from ..forecasting.backtest import forecast_quantiles
 from ..models.forecaster import QUANTILES, Forecaster
 from ..runs import atomic_write
 from ..tasks.forecast import read_series
-from ..tasks.forecast_run import ForecastArtifacts, draw, run_windows
+from ..tasks.forecast_run import ForecastArtifacts, draw, load_calibration, run_windows
 from ..tasks.run import open_run
 
 __all__ = ["register", "run"]
@@ -53,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--series-name", default=None, metavar="NAME",
                    help="which series the picture shows (default: the first)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the sample paths (default 0)")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="the intervals as sampled, without the run's calibration")  # fmt: skip
     add_device_flag(p, default="cpu")
     p.set_defaults(func=run)
 
@@ -79,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"series {short[0]!r} has fewer than the {windows.back} points the run reads"
         )
+    cal = None if args.no_calibrate else load_calibration(trained.path, cfg)
     torch.manual_seed(args.seed)
-    q = forecast_quantiles(model, windows, pairs, H, args.samples)  # (B, Q, H)
+    q = forecast_quantiles(model, windows, pairs, H, args.samples, cal)  # (B, Q, H)
     rows = []
     for k, s in enumerate(data.series):
         times = data.times(s, H, offset=len(s))

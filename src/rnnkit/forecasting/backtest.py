@@ -8,7 +8,8 @@ history before it, the way they would be used; they are cheap except ETS and The
 Each method's score is the mean over windows of MASE (each window scaled by the seasonal-naive
 in-sample error of its own history), and sMAPE, MAPE, MAE, RMSE over all forecast points. The
 network also gets CRPS (from its quantiles), the weighted quantile loss and the coverage of its
-50 %, 80 % and 90 % intervals.
+50 %, 80 % and 90 % intervals. Given a :class:`~.calibration.Calibration` (a run's, fitted on
+its validation windows), the intervals are corrected by it before they are scored.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from ..errors import UserError
 from ..models.forecaster import QUANTILES, Forecaster
 from . import metrics as M
 from .baselines import Baseline
+from .calibration import INTERVALS, Calibration, apply
 from .windows import Windows
 
 __all__ = ["INTERVALS", "BacktestResult", "backtest", "forecast_quantiles", "resolve_start"]
 
-INTERVALS = {50: (0.25, 0.75), 80: (0.1, 0.9), 90: (0.05, 0.95)}
 CHUNK = 512  # windows per forward pass
 
 
@@ -44,9 +45,15 @@ class BacktestResult:
 
 
 def forecast_quantiles(
-    model: Forecaster, windows: Windows, pairs: list[tuple[int, int]], horizon: int, samples: int
+    model: Forecaster,
+    windows: Windows,
+    pairs: list[tuple[int, int]],
+    horizon: int,
+    samples: int,
+    calibration: Calibration | None = None,
 ) -> np.ndarray:
-    """Quantiles ``(B, Q, H)`` of every window, in batches of :data:`CHUNK`."""
+    """Quantiles ``(B, Q, H)`` of every window, in batches of :data:`CHUNK`; the intervals
+    corrected by ``calibration`` when given (:func:`.calibration.apply`)."""
     was = model.training
     model.eval()
     out = []
@@ -56,7 +63,7 @@ def forecast_quantiles(
             out.append(model.predict(y, f, p, samples=samples, horizon=horizon).numpy())
     finally:
         model.train(was)
-    return np.concatenate(out).astype(np.float64)
+    return apply(np.concatenate(out).astype(np.float64), calibration)
 
 
 def resolve_start(data: SeriesSet, text: str | int, i: int) -> int:
@@ -94,14 +101,16 @@ def backtest(
     *,
     samples: int = 200,
     baselines: dict[str, Baseline] | None = None,
+    calibration: Calibration | None = None,
 ) -> BacktestResult:
-    """Forecast ``horizon`` steps from every ``(series, origin)`` in ``pairs`` and score them."""
+    """Forecast ``horizon`` steps from every ``(series, origin)`` in ``pairs`` and score them
+    (the network's intervals corrected by ``calibration`` when given)."""
     if not pairs:
         raise UserError(
             "no forecast origin fits: each needs a full context before and the horizon after it"
         )
     torch.manual_seed(0)  # the same samples for the same run
-    q = forecast_quantiles(model, windows, pairs, horizon, samples)
+    q = forecast_quantiles(model, windows, pairs, horizon, samples, calibration)
     ys = [windows.arrays[i].y for i, _ in pairs]
     actual = np.stack([y[o : o + horizon] for y, (_, o) in zip(ys, pairs, strict=True)])
     if actual.shape[1] != horizon:

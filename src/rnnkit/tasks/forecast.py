@@ -97,6 +97,10 @@ class ForecastModel:
     train_horizon: int = option(0, "gaussian/student-t: horizon of each training window (0: "
                                 "--horizon); shorter gives more windows", low=0)  # fmt: skip
     eval_samples: int = option(50, "sample paths per validation forecast", low=1, fixed=False)
+    calibrate: str = option("conformal", "conformal: after training, scale the 50/80/90 percent "
+                            "intervals to their coverage of the --val-points windows (split "
+                            "conformal; needs --val-points >= --horizon); none: as forecast",
+                            choices=("conformal", "none"), fixed=False)  # fmt: skip
 
     def __post_init__(self) -> None:
         try:

@@ -1,8 +1,11 @@
 """The forecast task on the one task path (:class:`ForecastSpec`), and what its commands share:
 opening a run's series, the origins to score, the table of scores.
 
-A forecast run keeps ``forecast.json`` (:class:`ForecastArtifacts`); ``finish`` scores the forecast
-from the holdout origin against the baselines into ``summary.json`` and draws ``forecast.png``.
+A forecast run keeps ``forecast.json`` (:class:`ForecastArtifacts`). ``finish`` fits the interval
+calibration on the validation windows into ``calibration.json`` (``--calibrate conformal`` with
+``--val-points`` >= ``--horizon``: :mod:`rnnkit.forecasting.calibration`), scores the forecast from
+the holdout origin against the baselines into ``summary.json`` and draws ``forecast.png``. A run
+without ``calibration.json`` (made before it existed, or not calibrated) forecasts as sampled.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from torch import nn
 
 from ..data.series import BUILTIN_SERIES, SeriesSet
 from ..errors import UserError
-from ..forecasting.backtest import BacktestResult, backtest
+from ..forecasting.backtest import BacktestResult, backtest, forecast_quantiles
 from ..forecasting.baselines import available
+from ..forecasting.calibration import Calibration, fit
 from ..forecasting.windows import Windows, make_arrays
 from ..models.forecaster import Forecaster, ForecasterConfig
 from ..runs import load_json, save_json
@@ -26,9 +31,21 @@ from ..train.trainer import TrainResult
 from .forecast import ForecastData, ForecastModel, ForecastTask, read_series, set_covariate_scaling
 from .spec import Prepared, RunConfig, TaskSpec, fingerprint
 
-__all__ = ["FORECAST", "ForecastArtifacts", "ForecastSpec", "format_scores", "run_windows"]
+__all__ = [
+    "CALIBRATION",
+    "FORECAST",
+    "ForecastArtifacts",
+    "ForecastSpec",
+    "calibration_pairs",
+    "fit_calibration",
+    "format_scores",
+    "load_calibration",
+    "run_windows",
+]
 
 ARTIFACTS = "forecast.json"
+CALIBRATION = "calibration.json"
+CALIBRATION_SAMPLES = 200  # sample paths per calibration window (rnnkit forecast's default)
 METRICS_SHOWN = ("mase", "smape", "mape", "mae", "rmse")
 
 
@@ -122,11 +139,20 @@ class ForecastSpec(TaskSpec):
         summary: dict[str, Any] = {"steps": result.state.step, "stopped": result.state.stop_reason,
                                    "seconds": round(result.state.elapsed, 2), **result.metrics}  # fmt: skip
         lines: list[str] = []
+        cal = None
+        if task.m.calibrate == "conformal" and not result.interrupted:
+            cal, line = _calibrate(model, task, run)
+            lines.append(line)
+            if cal is not None:
+                summary["calibration"] = cal.to_json()
         if task.d.holdout and not result.interrupted:
             H = task.m.horizon
             pairs = [(i, len(a.y) - task.d.holdout) for i, a in enumerate(task.windows.arrays)]
-            res = score(model, task.windows, task.data, pairs, H, 200)
+            res = score(model, task.windows, task.data, pairs, H, 200, cal)
             summary["holdout"] = res.scores
+            if cal is not None:
+                raw = backtest(model, task.windows, task.data, pairs, H, samples=200).scores
+                summary["holdout_uncalibrated"] = raw["rnnkit"]
             lines.append(f"forecast of {H} steps from the holdout origin, scored on "
                          f"{res.actual.size} points:")  # fmt: skip
             lines += format_scores(res.scores)
@@ -136,11 +162,76 @@ class ForecastSpec(TaskSpec):
         return lines
 
 
+def calibration_pairs(task: ForecastTask) -> list[tuple[int, int]]:
+    """The validation origins of every series: each forecast ``horizon`` steps lies within the
+    last ``val_points`` training points (kept out of training, before the holdout)."""
+    H, pairs = task.m.horizon, []
+    for i, a in enumerate(task.windows.arrays):
+        end = len(a.y) - task.d.holdout
+        pairs += task.windows.origins(i, end - task.d.val_points, end - H)
+    return pairs
+
+
+def fit_calibration(
+    model: Forecaster, task: ForecastTask, samples: int = CALIBRATION_SAMPLES
+) -> Calibration:
+    """The run's interval calibration, fitted on :func:`calibration_pairs` (seeded: the same
+    model gives the same factors).
+
+    Raises:
+        UserError: no validation part fits a horizon, or too few windows in it.
+    """
+    H, pairs = task.m.horizon, calibration_pairs(task)
+    if task.d.val_points < H or not pairs:
+        raise UserError(f"calibrating needs --val-points >= --horizon ({H}), got "
+                        f"{task.d.val_points}")  # fmt: skip
+    torch.manual_seed(0)
+    q = forecast_quantiles(model, task.windows, pairs, H, samples)
+    actual = np.stack([task.windows.arrays[i].y[o : o + H] for i, o in pairs])
+    try:
+        return fit(q, actual)
+    except ValueError as e:
+        raise UserError(f"calibrating on {len(pairs)} validation windows: {e}") from e
+
+
+def _calibrate(model: Forecaster, task: ForecastTask, run: Path) -> tuple[Calibration | None, str]:
+    """Fit and save ``calibration.json``; a line saying what was done (or why not)."""
+    if task.d.val_points < task.m.horizon:
+        return None, (f"intervals not calibrated: --calibrate conformal needs --val-points >= "
+                      f"--horizon ({task.m.horizon}) points kept out of training")  # fmt: skip
+    try:
+        cal = fit_calibration(model, task)
+    except UserError as e:  # the weights are saved: say why, do not fail the run
+        return None, f"intervals not calibrated: {e}"
+    save_json(run / CALIBRATION, cal.to_json())
+    how = "per horizon step" if cal.per_step else "pooled over the horizon"
+    span = ", ".join(f"{lv} % x{min(f):.2f}" + (f"..{max(f):.2f}" if len(f) > 1 else "")
+                     for lv, f in cal.factors.items())  # fmt: skip
+    before = ", ".join(f"{v:.0%}" for v in cal.coverage_before.values())
+    return cal, (f"intervals calibrated on {cal.windows} validation windows ({cal.points} "
+                 f"points; 50/80/90 % covered {before} before), {how}: half-widths {span}")  # fmt: skip
+
+
+def load_calibration(run: str | Path, cfg: RunConfig) -> Calibration | None:
+    """A run's interval calibration: ``None`` for a run made with ``--calibrate none`` or without
+    ``calibration.json`` (then forecasts are exactly as before calibration existed)."""
+    path = Path(run) / CALIBRATION
+    if cfg.model.calibrate == "none" or not path.exists():
+        return None
+    try:
+        return Calibration.from_json(load_json(path))
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        raise UserError(f"{path}: not a forecast calibration ({e})") from e
+
+
 def score(model: Forecaster, windows: Windows, data: SeriesSet, pairs: list[tuple[int, int]],
-          horizon: int, samples: int) -> BacktestResult:  # fmt: skip
-    """Forecast from ``pairs`` and score the network and every available baseline."""
+          horizon: int, samples: int, calibration: Calibration | None = None,
+          ) -> BacktestResult:  # fmt: skip
+    """Forecast from ``pairs`` and score the network (its intervals corrected by
+    ``calibration``) and every available baseline."""
     baselines, _ = available()
-    return backtest(model, windows, data, pairs, horizon, samples=samples, baselines=baselines)
+    return backtest(model, windows, data, pairs, horizon, samples=samples, baselines=baselines,
+                    calibration=calibration)  # fmt: skip
 
 
 def run_windows(
