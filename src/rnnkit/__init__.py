@@ -24,7 +24,7 @@ from .layers import (
 )
 from .regularizers import L1, L1L2, L2
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "GRU",

@@ -9,7 +9,7 @@ writing the run directory, training, reloading. The trainer sees only the spec's
 
 A run's ``config.json`` is :meth:`RunConfig.to_json`::
 
-    {"format_version": 2, "task": "classify", "rnnkit_version": "0.2.0",
+    {"format_version": 2, "task": "classify", "rnnkit_version": "0.3.0",
      "sources": ["reviews.csv"], "fingerprint": "<sha256 of the data>",
      "data": {...}, "layer": {...}, "model": {...}, "train": {...}, "info": {...}}
 
