@@ -5,9 +5,12 @@ long, :mod:`rnnkit.data.series`) or a built-in set (airline, co2, sunspots, synt
 
 Training draws windows uniformly over every ``(series, origin)`` of the training part (DeepAR
 samples windows the same way), so many series train one global model, each window mean-scaled.
-The last ``holdout`` points of every series are never read in training; ``evaluate`` scores a
-validation window per series: the ``val_points`` before the holdout when given (kept out of
-training too), else the last training window (in-sample: a training curve, not a test score).
+The last ``holdout`` points of every series are never read in training. ``evaluate`` (whose
+``val_loss`` picks the best checkpoint) scores the ``val_points`` before the holdout when given
+(kept out of training too): every window whose horizon lies inside them, origins one step apart
+(at most :data:`MAX_VAL_WINDOWS` windows in all: a stride past that), so that the choice does not
+rest on one noisy window. With ``val_points <= horizon`` it scores one window per series: the
+validation part's, else the last training window (in-sample: a training curve, not a test score).
 The autoregressive heads may train on windows shorter than the horizon (``train_horizon``: more
 windows from a short series) and still roll out the full horizon.
 
@@ -27,6 +30,7 @@ from the holdout origin scored against the baselines (:mod:`.forecast_run`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,14 +44,23 @@ from ..data.series import SeriesSet, check_lengths, load_series
 from ..data.series_time import ALIASES
 from ..errors import UserError
 from ..forecasting import metrics as M
-from ..forecasting.backtest import forecast_quantiles
+from ..forecasting.backtest import CHUNK, forecast_quantiles
 from ..forecasting.windows import Windows, make_arrays, n_calendar
 from ..models.forecaster import LIKELIHOODS, QUANTILES, Forecaster, ForecasterConfig
 from ..train.trainer import Task
 
-__all__ = ["ForecastData", "ForecastModel", "ForecastTask", "build_forecaster", "read_series"]
+__all__ = [
+    "MAX_VAL_WINDOWS",
+    "ForecastData",
+    "ForecastModel",
+    "ForecastTask",
+    "build_forecaster",
+    "read_series",
+    "validation_offsets",
+]
 
 Batch = tuple[Tensor, Tensor, Tensor]
+MAX_VAL_WINDOWS = 1024  # validation windows per evaluation, all series together, at most
 
 
 @dataclass
@@ -165,13 +178,18 @@ class ForecastTask(Task):
         self.model_config = cfg = forecaster_config(data, d, m)
         check_lengths(data, cfg.context + cfg.max_lag, cfg.horizon, d.holdout + d.val_points)
         self.windows = Windows(make_arrays(data, list(d.covariates)), cfg)
-        H, self.train_pairs, self.val_pairs = cfg.horizon, [], []
-        for i, a in enumerate(self.windows.arrays):
-            end = len(a.y) - d.holdout  # the training part is y[:end]
+        H, self.train_pairs = cfg.horizon, []
+        ends = [len(a.y) - d.holdout for a in self.windows.arrays]  # training part: y[:end]
+        for i, end in enumerate(ends):
             self.train_pairs += self.windows.origins(i, 0, end - d.val_points - H)
-            self.val_pairs.append((i, end - d.val_points if d.val_points >= H else end - H))
         if not self.train_pairs:
             raise UserError("no training window fits; lower --context, --horizon or --holdout")
+        # the validation windows, a batch per group of origins (every series at each origin)
+        offsets = validation_offsets(d.val_points, H, len(ends))
+        per = max(1, CHUNK // len(ends))
+        self.val_batches = [[(i, end - k) for k in offsets[j : j + per] for i, end in enumerate(ends)]
+                            for j in range(0, len(offsets), per)]  # fmt: skip
+        self.val_pairs = [p for b in self.val_batches for p in b]
         self.rng = np.random.default_rng(seed)
 
     def covariate_scaling(self) -> tuple[np.ndarray, np.ndarray]:
@@ -191,12 +209,16 @@ class ForecastTask(Task):
         return model.loss(*batch), batch[0].shape[0]  # type: ignore[operator]
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """``val_loss`` of the validation windows and the MASE of their median forecasts."""
+        """``val_loss`` of the validation windows (the mean over all of them) and the mean MASE
+        of their median forecasts. The random state is left as it was (the forecasts' samples
+        are drawn on a fork of it)."""
         assert isinstance(model, Forecaster)
-        with torch.no_grad():
-            loss = float(model.loss(*self.windows.batch(self.val_pairs)))
         H = self.model_config.horizon
-        q = forecast_quantiles(model, self.windows, self.val_pairs, H, self.m.eval_samples)
+        dev = next(model.parameters()).device
+        with torch.no_grad(), torch.random.fork_rng([dev] if dev.type == "cuda" else []):
+            losses = [float(model.loss(*self.windows.batch(b))) for b in self.val_batches]
+            q = forecast_quantiles(model, self.windows, self.val_pairs, H, self.m.eval_samples)
+        loss = float(np.average(losses, weights=[len(b) for b in self.val_batches]))
         med = q[:, QUANTILES.index(0.5)]
         ys = [self.windows.arrays[i].y for i, _ in self.val_pairs]
         mase = [M.mase(y[o : o + H], med[k], y[:o], self.data.season)
@@ -211,6 +233,26 @@ class ForecastTask(Task):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
+
+
+def validation_offsets(val_points: int, horizon: int, n_series: int) -> list[int]:
+    """How far before the end of the training part each validation origin lies, earliest first.
+
+    ``val_points <= horizon``: one window, ``horizon`` before the end (the validation part's, or
+    the last training window). More: every origin whose horizon lies inside the validation part,
+    one step apart, or a stride apart when ``n_series`` series would have more than
+    :data:`MAX_VAL_WINDOWS` windows (the last window, next to the holdout, always kept).
+
+    >>> validation_offsets(12, 12, 1), validation_offsets(15, 12, 1)
+    ([12], [15, 14, 13, 12])
+    >>> validation_offsets(15, 12, 500)  # 2000 windows: every other origin
+    [14, 12]
+    """
+    if val_points <= horizon:
+        return [horizon]
+    n = val_points - horizon + 1  # origins per series
+    stride = max(1, math.ceil(n * n_series / MAX_VAL_WINDOWS))
+    return list(range(horizon, val_points + 1, stride))[::-1]
 
 
 def set_covariate_scaling(model: Forecaster, mean: Any, std: Any) -> None:
