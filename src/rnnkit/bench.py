@@ -37,19 +37,18 @@ Shapes: ``T`` steps, ``B`` batch, ``I`` inputs, ``H`` hidden units.
 from __future__ import annotations
 
 import copy
-import statistics
 import time
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .kernels.engines import triton_info, use_engine
-from .kernels.fused_c import clib, use_c
+from . import timing
+from .kernels.fused_c import clib
 from .layers import GRU, LSTM, RNN, JordanRNN, RecurrentLayer
+from .timing import Clock, available_engines, compiled_loops, ran_engine, saved_bytes
 
 __all__ = [
     "COMPILE_MODES",
@@ -107,162 +106,6 @@ TORCH_TWINS: dict[str, Callable[[int, int], nn.Module]] = {
 }
 
 
-# ----- engines ------------------------------------------------------------------------------------
-
-
-def compiled_loops() -> bool:
-    """Whether the fused kernels run their compiled C++ loops here (else PyTorch loops)."""
-    return clib(torch.zeros(1)) is not None
-
-
-def available_engines(device: torch.device) -> list[str]:
-    """The loop engines worth timing on ``device``: ``c`` (where the compiled loops build) and
-    ``torch`` on the CPU, ``triton`` (where it is installed) and ``torch`` on CUDA, ``torch``
-    elsewhere. Triton's CPU interpreter is never among them: it checks numbers, far too slowly
-    to time.
-
-    >>> available_engines(torch.device("cpu"))[-1]
-    'torch'
-    """
-    if device.type == "cpu":
-        return (["c"] if compiled_loops() else []) + ["torch"]
-    if device.type == "cuda":
-        return (["triton"] if triton_info()["installed"] else []) + ["torch"]
-    return ["torch"]
-
-
-@contextmanager
-def _engine(name: str | None) -> Iterator[None]:
-    """Run the fused kernels' loops on engine ``name`` (``None``: the automatic choice). ``torch``
-    also switches the compiled loops off, for kernels that ask :func:`clib` directly."""
-    with ExitStack() as stack:
-        if name is not None:
-            stack.enter_context(use_engine(name))
-            if name == "torch":
-                stack.enter_context(use_c(False))
-        yield
-
-
-def ran_engine(out: Tensor) -> str | None:
-    """The engine a fused kernel recorded on its autograd node (``ctx.engine``) while computing
-    ``out``, searched back through ``out``'s graph; ``None`` when no node recorded one."""
-    todo, seen = [out.grad_fn], set()
-    while todo:
-        node = todo.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        engine = getattr(node, "engine", None)
-        if isinstance(engine, str):
-            return engine
-        todo += [parent for parent, _ in node.next_functions]
-    return None
-
-
-def _engine_of(layer: RecurrentLayer, x: Tensor, engine: str | None) -> str:
-    """The engine that really runs ``layer``'s fused loops on ``x`` under ``engine``: the one its
-    kernel records, else (a kernel that predates the engines) ``c`` where the C loops may run."""
-    with _engine(engine):
-        ran = ran_engine(_output(layer(x)))
-        if ran is None:
-            ran = "c" if clib(x) is not None else "torch"
-    return ran
-
-
-# ----- measuring --------------------------------------------------------------------------------
-
-
-@contextmanager
-def _counting_saved(total: list[int]) -> Iterator[None]:
-    seen: set[int] = set()
-
-    def pack(t: Tensor) -> Tensor:
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in seen:
-            seen.add(storage.data_ptr())
-            total[0] += storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        yield
-
-
-def saved_bytes(module: nn.Module, x: Tensor) -> int:
-    """Bytes autograd keeps for backward after ``module(x)`` (each storage once)."""
-    total = [0]
-    with _counting_saved(total):
-        out = module(x)
-    del out
-    return total[0]
-
-
-def _output(result: Any) -> Tensor:
-    return result[0] if isinstance(result, tuple) else result
-
-
-def _train_step(module: Callable[[Tensor], Any], x: Tensor) -> Callable[[], None]:
-    def run() -> None:
-        _output(module(x)).sum().backward()
-
-    return run
-
-
-def _forward(module: Callable[[Tensor], Any], x: Tensor) -> Callable[[], None]:
-    def run() -> None:
-        with torch.no_grad():
-            module(x)
-
-    return run
-
-
-def _under(engine: str | None, fn: Callable[[], None]) -> Callable[[], None]:
-    if engine is None:
-        return fn
-
-    def run() -> None:
-        with _engine(engine):
-            fn()
-
-    return run
-
-
-Clock = Callable[[], float]
-K = TypeVar("K", bound=Hashable)
-
-
-def synchronizer(device: torch.device) -> Callable[[], None]:
-    """A function that waits for ``device``'s queued work (nothing to wait for on the CPU)."""
-    if device.type == "cuda":
-        return lambda: torch.cuda.synchronize(device)
-    if device.type == "mps":
-        return torch.mps.synchronize
-    return lambda: None
-
-
-def _medians(
-    fns: Mapping[K, Callable[[], object]],
-    repeats: int,
-    warmup: int = 1,
-    clock: Clock = time.perf_counter,
-    sync: Callable[[], None] = lambda: None,
-) -> dict[K, float]:
-    """Median milliseconds of each function, measured round-robin so they share the conditions;
-    ``sync`` waits for the device before and after each timed call."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    sync()
-    times: dict[K, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            sync()
-            t0 = clock()
-            fn()
-            sync()
-            times[k].append((clock() - t0) * 1e3)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 # ----- the benchmark ----------------------------------------------------------------------------
 
 
@@ -289,7 +132,7 @@ def _plan(
         runs = {}
         for requested in engines if engines is not None else [None]:
             # a family without the requested engine runs another one: time that one once
-            runs.setdefault(_engine_of(ours, x, requested), requested)
+            runs.setdefault(timing.engine_of(ours, x, requested), requested)
     return _Variant(name, ours, naive, kernel, runs)
 
 
@@ -321,7 +164,7 @@ def run_bench(
     rnnkit time / the compiled naive loop's.
     """
     dev = torch.device(device)
-    sync = synchronizer(dev)
+    sync = timing.synchronizer(dev)
     warmup = 1 if dev.type == "cpu" else 2
     rows: list[dict[str, Any]] = []
     for size in sizes:
@@ -329,8 +172,8 @@ def run_bench(
         x = torch.randn(size.T, size.B, size.I, device=dev)
         lstm = nn.LSTM(size.I, size.H).to(dev).train()
         fns: dict[tuple[str, str, str], Callable[[], None]] = {
-            ("nn.LSTM", "twin", "fwd"): _forward(lstm, x),
-            ("nn.LSTM", "twin", "fwdbwd"): _train_step(lstm, x),
+            ("nn.LSTM", "twin", "fwd"): timing.forward(lstm, x),
+            ("nn.LSTM", "twin", "fwdbwd"): timing.train_step(lstm, x),
         }
         plans = [_plan(name, size, x, engines, dev) for name in variants]
         compiled: dict[str, dict[str, Any]] = {}  # variant -> compile_s or compile_error
@@ -338,16 +181,20 @@ def run_bench(
         for v in plans:
             if v.name in TORCH_TWINS:
                 twin = TORCH_TWINS[v.name](size.I, size.H).to(dev).train()
-                fns[v.name, "twin", "fwd"] = _forward(twin, x)
-                fns[v.name, "twin", "fwdbwd"] = _train_step(twin, x)
+                fns[v.name, "twin", "fwd"] = timing.forward(twin, x)
+                fns[v.name, "twin", "fwdbwd"] = timing.train_step(twin, x)
             for ran, requested in v.engines.items():
-                fns[v.name, f"ours:{ran}", "fwd"] = _under(requested, _forward(v.ours, x))
-                fns[v.name, f"ours:{ran}", "fwdbwd"] = _under(requested, _train_step(v.ours, x))
+                fns[v.name, f"ours:{ran}", "fwd"] = timing.under(
+                    requested, timing.forward(v.ours, x)
+                )
+                fns[v.name, f"ours:{ran}", "fwdbwd"] = timing.under(
+                    requested, timing.train_step(v.ours, x)
+                )
                 if graphs and v.kernel == "fused":
                     graphed_fns, graphed[v.name, ran] = _graphed(v.ours, x, requested, sync)
                     fns |= {(v.name, f"ours:{ran}+graphs", k): f for k, f in graphed_fns.items()}
-            fns[v.name, "naive", "fwd"] = _forward(v.naive, x)
-            fns[v.name, "naive", "fwdbwd"] = _train_step(v.naive, x)
+            fns[v.name, "naive", "fwd"] = timing.forward(v.naive, x)
+            fns[v.name, "naive", "fwdbwd"] = timing.train_step(v.naive, x)
             if compile_mode is not None:
                 if progress is not None:
                     progress(f"{size}: compiling the naive {v.name} loop ({compile_mode})")
@@ -355,7 +202,9 @@ def run_bench(
                 fns |= {(v.name, "compiled", mode): fn for mode, fn in compiled_fns.items()}
         if progress is not None:
             progress(f"{size} on {dev}: {len(fns)} measurements x {warmup + repeats}")
-        ms = _medians(fns, repeats, warmup, clock, sync)  # one round-robin over all at this size
+        ms = timing.medians(
+            fns, repeats, warmup, clock, sync
+        )  # one round-robin over all at this size
         lstm_saved = saved_bytes(lstm, x)
         parts: dict[tuple[str, str], dict[str, float]] = {}
         for (name, part, mode), t in ms.items():
@@ -372,7 +221,7 @@ def run_bench(
                 m |= {"torch_fwd": m["lstm_fwd"], "torch_fwdbwd": m["lstm_fwdbwd"]}
             naive_saved = saved_bytes(v.naive, x)
             for ran, requested in v.engines.items():
-                with _engine(requested):
+                with timing.on_engine(requested):
                     saved = saved_bytes(v.ours, x)
                 saved_row = {"saved_bytes": saved, "naive_saved_bytes": naive_saved,
                              "lstm_saved_bytes": lstm_saved}  # fmt: skip
@@ -396,13 +245,13 @@ def _compiled(
     sync()
     t0 = time.perf_counter()
     try:
-        _forward(model, x)()
-        _train_step(model, x)()
+        timing.forward(model, x)()
+        timing.train_step(model, x)()
         sync()
     except Exception as err:  # no compiler, an unsupported op: a row that says so
         first = str(err).strip().splitlines()
         return {}, {"compile_error": f"{type(err).__name__}: {first[0] if first else ''}"}
-    fns = {"fwd": _forward(model, x), "fwdbwd": _train_step(model, x)}
+    fns = {"fwd": timing.forward(model, x), "fwdbwd": timing.train_step(model, x)}
     return fns, {"compile_s": round(time.perf_counter() - t0, 1)}
 
 
@@ -418,13 +267,13 @@ def _graphed(
     """
     model = copy.deepcopy(layer)
     try:
-        with _engine(engine):
+        with timing.on_engine(engine):
             graphed = torch.cuda.make_graphed_callables(model, (x,))
         sync()
     except Exception as err:  # no CUDA, an op that cannot be captured: a row that says so
         first = str(err).strip().splitlines()
         return {}, {"graphs_error": f"{type(err).__name__}: {first[0] if first else ''}"}
-    return {"fwd": _forward(graphed, x), "fwdbwd": _train_step(graphed, x)}, {}
+    return {"fwd": timing.forward(graphed, x), "fwdbwd": timing.train_step(graphed, x)}, {}
 
 
 def _ratio(a: float, b: float | None) -> float | None:
@@ -511,8 +360,8 @@ def engine_errors(
         layer.zero_grad(set_to_none=True)
         xi = x.clone().requires_grad_()
         torch.manual_seed(seed + 1)  # the same recurrent-dropout masks in every run
-        with _engine(engine):
-            out = _output(layer(xi))
+        with timing.on_engine(engine):
+            out = timing.output(layer(xi))
             ran = ran_engine(out) or ("c" if clib(x) is not None else "torch")
             (out * weights).sum().backward()
         grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in layer.parameters()]
@@ -554,7 +403,7 @@ def bench_step(
         "peephole_step": lambda: peephole.step(x, h),
     }
     with torch.no_grad():
-        ms = _medians(fns, repeats, warmup=10, clock=clock, sync=synchronizer(dev))
+        ms = timing.medians(fns, repeats, warmup=10, clock=clock, sync=timing.synchronizer(dev))
     us = {k: round(v * 1e3, 1) for k, v in ms.items()}
     return {
         "size": f"B={size.B},I={size.I},H={size.H}",
