@@ -108,10 +108,15 @@ class Forecaster(nn.Module):
 
     # ----- pieces -----------------------------------------------------------------------------
 
-    def _here(self, *tensors: Tensor) -> tuple[Tensor, ...]:
-        """``tensors`` on the model's device: windows are cut on the CPU, the model may be on a GPU."""
+    def _window(self, y: Tensor, feats: Tensor, past: Tensor, T: int) -> tuple[Tensor, ...]:
+        """What every pass starts from: ``ys = y[:, :T] / scale``, the standardised covariates,
+        the scale and its log, on the model's device (windows are cut on the CPU, the model may
+        be on a GPU)."""
         dev = self.head.weight.device
-        return tuple(t.to(dev) for t in tensors)
+        y, feats, past = y.to(dev), feats.to(dev), past.to(dev)
+        feats, past = self._inputs(feats, past)
+        scale = self._scale(y)
+        return y[:, :T] / scale, feats, past, scale, scale.log()
 
     def _inputs(self, feats: Tensor, past: Tensor) -> tuple[Tensor, Tensor]:
         c = self.config
@@ -170,16 +175,13 @@ class Forecaster(nn.Module):
         """Mean negative log-likelihood (or pinball loss) of a window ``y (B, P+C+H)``."""
         c, P = self.config, self.config.max_lag
         T, H = P + c.context, c.horizon
-        y, feats, past = self._here(y, feats, past)
-        feats, past = self._inputs(feats, past)
-        scale = self._scale(y)
-        ys, logs = y / scale, scale.log()
+        ys, feats, past, _, logs = self._window(y, feats, past, T + H)
         enc_out, h = self._encode(ys, feats, past, logs)
         if self.quantile:
             dec_out, _ = self.decoder(self._decoder_known(feats, logs), h)
             (q,) = self._params(dec_out)  # (B, H, Q)
             d = ys[:, T : T + H].unsqueeze(-1) - q
-            levels = torch.tensor(QUANTILES, dtype=y.dtype, device=y.device)
+            levels = torch.tensor(QUANTILES, dtype=ys.dtype, device=ys.device)
             return torch.maximum(levels * d, (levels - 1) * d).mean() * 2
         x = torch.cat(
             [self._lags(ys, T, T + H), feats[:, T : T + H], logs.expand(-1, H).unsqueeze(-1)], -1
@@ -202,10 +204,7 @@ class Forecaster(nn.Module):
         T, H = P + c.context, horizon or c.horizon
         B, N = y.shape[0], samples
         origin = y.device
-        y, feats, past = self._here(y, feats, past)
-        feats, past = self._inputs(feats, past)
-        scale = self._scale(y)
-        ys, logs = y[:, :T] / scale, scale.log()
+        ys, feats, past, scale, logs = self._window(y, feats, past, T)
         _, h = self._encode(ys, feats, past, logs)
         rep = lambda t: t.repeat_interleave(N, 0)  # noqa: E731  (B, ...) -> (B*N, ...)
         h = _map_state(h, lambda t: t.repeat_interleave(N, 1))
@@ -234,10 +233,7 @@ class Forecaster(nn.Module):
         if horizon not in (None, c.horizon):
             raise ValueError(f"the quantile head forecasts exactly {c.horizon} steps")
         origin = y.device
-        y, feats, past = self._here(y, feats, past)
-        feats, past = self._inputs(feats, past)
-        scale = self._scale(y)
-        ys, logs = y[:, :T] / scale, scale.log()
+        ys, feats, past, scale, logs = self._window(y, feats, past, T)
         _, h = self._encode(ys, feats, past, logs)
         dec_out, _ = self.decoder(self._decoder_known(feats, logs), h)
         (q,) = self._params(dec_out)
